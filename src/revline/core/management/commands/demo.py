@@ -1,0 +1,27 @@
+"""``revline demo``: load the demo organisation (and, as later apps land, their demo data)."""
+
+from django.core.management.base import BaseCommand
+
+from revline.org.demo import demo_password, load_demo_org
+
+
+class Command(BaseCommand):
+    help = "Load the demo data. Idempotent: a second run changes nothing."
+
+    def handle(self, *args, **options):
+        result = load_demo_org()
+        if result.created_users or result.created_positions or result.created_templates:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Demo organisation loaded: {result.created_users} users, "
+                    f"{result.created_positions} positions, "
+                    f"{result.created_templates} role templates created."
+                )
+            )
+        else:
+            self.stdout.write("Demo organisation already loaded: nothing to change.")
+        self.stdout.write(f"\nEvery demo user's password: {demo_password()}")
+        self.stdout.write("Log in as, for example:")
+        width = max(len(label) for label in result.logins) if result.logins else 0
+        for label, email in result.logins.items():
+            self.stdout.write(f"  {label:<{width}}  {email}")

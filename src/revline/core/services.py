@@ -1,0 +1,49 @@
+"""Writes shared by every app: the audit trail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+
+from revline.core.models import AuditEvent
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, models.Model):
+        return value.pk
+    if isinstance(value, (list, tuple, set)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def audit_event_record(
+    *,
+    actor: Any,
+    action: str,
+    instance: models.Model,
+    changes: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Record one change to ``instance``. ``changes`` maps a field to ``[before, after]``."""
+    return AuditEvent.objects.create(
+        actor=actor if getattr(actor, "pk", None) else None,
+        action=action,
+        content_type=ContentType.objects.get_for_model(instance, for_concrete_model=True),
+        object_id=instance.pk,
+        object_repr=str(instance)[:255],
+        changes={k: [_plain(b), _plain(a)] for k, (b, a) in (changes or {}).items()},
+    )
+
+
+def diff_fields(instance: models.Model, values: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Apply ``values`` to ``instance`` and return ``{field: (before, after)}`` for real changes."""
+    changes: dict[str, tuple[Any, Any]] = {}
+    for field, new in values.items():
+        old = getattr(instance, field)
+        if old != new:
+            changes[field] = (old, new)
+            setattr(instance, field, new)
+    return changes

@@ -1,0 +1,144 @@
+"""Reads of the organisation, always for an acting user and through the visibility predicate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from revline.org.models import DottedLine, Position, PositionClosure, RoleTemplate
+
+
+def positions_visible(*, user: Any, action: str = "view") -> QuerySet[Position]:
+    """Every position ``user`` may see (or change), with what a list or chart shows of it."""
+    return (
+        Position.objects.visible_to(user, action)
+        .select_related("holder", "reports_to", "reports_to__holder", "region", "team")
+        .prefetch_related(
+            Prefetch("dotted_lines", queryset=DottedLine.objects.only("position_id", "manager_id"))
+        )
+    )
+
+
+def positions_search(
+    *,
+    user: Any,
+    q: str = "",
+    role: str = "",
+    region: str = "",
+    team: str = "",
+    vacant: bool | None = None,
+) -> QuerySet[Position]:
+    """Visible positions filtered by text (title, holder name or email), role, region, team."""
+    qs = positions_visible(user=user)
+    if q:
+        qs = qs.filter(
+            Q(title__icontains=q)
+            | Q(holder__full_name__icontains=q)
+            | Q(holder__email__icontains=q)
+        )
+    if role:
+        qs = qs.filter(role=role)
+    if region:
+        qs = qs.filter(region__code=region)
+    if team:
+        qs = qs.filter(team_id=team)
+    if vacant is not None:
+        qs = qs.filter(holder__isnull=vacant)
+    return qs
+
+
+def position_get(*, user: Any, pk: int, action: str = "view") -> Position:
+    """One position, if ``user`` may see (change) it; raises ``Position.DoesNotExist`` otherwise,
+    which web views and the API answer with 404."""
+    return positions_visible(user=user, action=action).get(pk=pk)
+
+
+def manager_chain(*, user: Any, position: Position) -> list[Position]:
+    """The solid chain of managers above ``position``, nearest first, as far as ``user`` sees."""
+    ancestors = {
+        p.pk: p
+        for p in positions_visible(user=user).filter(
+            id__in=PositionClosure.objects.filter(descendant=position, depth__gt=0).values(
+                "ancestor_id"
+            )
+        )
+    }
+    chain: list[Position] = []
+    current = ancestors.get(position.reports_to_id) if position.reports_to_id else None
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = ancestors.get(current.reports_to_id) if current.reports_to_id else None
+    return chain
+
+
+def dotted_managers(*, user: Any, position: Position) -> list[Position]:
+    return list(
+        positions_visible(user=user).filter(
+            id__in=DottedLine.objects.filter(position=position).values("manager_id")
+        )
+    )
+
+
+def subtree(*, user: Any, position: Position) -> QuerySet[Position]:
+    """Everything below ``position`` (solid and dotted), that ``user`` sees."""
+    return positions_visible(user=user).filter(
+        id__in=PositionClosure.objects.filter(ancestor=position, depth__gt=0).values(
+            "descendant_id"
+        )
+    )
+
+
+@dataclass
+class ChartNode:
+    position: Position
+    children: list[ChartNode] = field(default_factory=list)
+    dotted_to: list[int] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        """How many positions are in this node's subtree (itself included)."""
+        return 1 + sum(child.size for child in self.children)
+
+
+def org_chart(*, user: Any, root: Position | None = None) -> list[ChartNode]:
+    """The visible organisation as a forest along solid lines.
+
+    A visible position whose manager is not visible is shown as a root, so nobody sees more
+    than the rules allow and nothing visible is lost. Dotted lines ride along on each node.
+    Two queries whatever the size.
+    """
+    positions = list(positions_visible(user=user).order_by("title", "id"))
+    nodes = {
+        p.pk: ChartNode(p, dotted_to=[d.manager_id for d in p.dotted_lines.all()])
+        for p in positions
+    }
+    roots: list[ChartNode] = []
+    for p in positions:
+        parent = nodes.get(p.reports_to_id) if p.reports_to_id else None
+        (parent.children if parent else roots).append(nodes[p.pk])
+    if root is not None:
+        return [nodes[root.pk]] if root.pk in nodes else []
+    return roots
+
+
+def role_templates_for(*, positions: list[Position]) -> dict[str, RoleTemplate]:
+    """The role template (with responsibilities) of each role among ``positions``."""
+    roles = {p.role for p in positions}
+    return {
+        t.role: t
+        for t in RoleTemplate.objects.filter(role__in=roles).prefetch_related("responsibilities")
+    }
+
+
+def headcount_below(*, user: Any) -> dict[str, int]:
+    """Filled and vacant positions strictly below the user's positions (a live cockpit number)."""
+    below = Position.objects.filter(
+        id__in=PositionClosure.objects.filter(ancestor__holder_id=user.pk, depth__gt=0).values(
+            "descendant_id"
+        )
+    ).exclude(holder_id=user.pk)
+    filled = below.filter(holder__isnull=False).count()
+    vacant = below.filter(holder__isnull=True).count()
+    return {"filled": filled, "vacant": vacant, "total": filled + vacant}

@@ -1,0 +1,156 @@
+"""Who sees what: the one visibility predicate (DESIGN.md §4, docs/permissions.md).
+
+``record_visibility_q(user, action, model)`` is the rule for every org-scoped record;
+``position_visibility_q(user, action)`` is the same rule applied to the organisation itself.
+Both return a ``Q`` built only from subqueries, so ``Model.objects.visible_to(user, action)`` is one
+SQL statement whatever the depth of the hierarchy: the closure table answers "is the owner at or
+below one of my positions" with one indexed lookup.
+
+A record owned by position P is visible to
+1. the holder of P, and the holders of every position above P (solid and dotted lines, any depth);
+2. the holders of positions it is explicitly shared with (``RecordShare``; ``change`` shares allow
+   editing);
+3. members of P's team when the team shares records (view only);
+4. org-wide roles for the model's domain (``ORG_WIDE_ACCESS``);
+5. superusers.
+Editing (``change``) follows rules 1, 2 (change shares), 4 (where the table grants change) and 5.
+Inactive and anonymous users see nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Exists, Model, Q
+
+from revline.org.choices import Access, Domain, RoleType
+
+VIEW = Access.VIEW.value
+CHANGE = Access.CHANGE.value
+ACTIONS = (VIEW, CHANGE)
+ALL_DOMAINS = "*"
+
+# role -> domain -> actions granted on every record of that domain, whatever the hierarchy.
+ORG_WIDE_ACCESS: dict[str, dict[str, frozenset[str]]] = {
+    RoleType.REVOPS: {ALL_DOMAINS: frozenset({VIEW, CHANGE})},
+    RoleType.CEO: {ALL_DOMAINS: frozenset({VIEW})},
+    RoleType.CSO: {
+        Domain.REVENUE: frozenset({VIEW}),
+        Domain.LEADS: frozenset({VIEW}),
+        Domain.SERVICE: frozenset({VIEW}),
+    },
+    RoleType.CRO: {
+        Domain.REVENUE: frozenset({VIEW}),
+        Domain.LEADS: frozenset({VIEW}),
+        Domain.CAMPAIGNS: frozenset({VIEW}),
+        Domain.SERVICE: frozenset({VIEW}),
+    },
+    RoleType.MARKETING: {
+        Domain.LEADS: frozenset({VIEW}),
+        Domain.CAMPAIGNS: frozenset({VIEW}),
+    },
+}
+
+# Roles that see the whole organisation chart; only RevOps (and superusers) reorganise it.
+ORG_CHART_VIEW_ALL = frozenset({RoleType.CEO, RoleType.CSO, RoleType.CRO, RoleType.REVOPS})
+ORG_CHART_CHANGE = frozenset({RoleType.REVOPS})
+
+NOTHING = Q(pk__in=[])
+EVERYTHING = Q()
+
+
+def org_wide_roles(domain: str, action: str) -> list[str]:
+    """The roles that hold ``action`` on every record of ``domain``."""
+    roles = []
+    for role, grants in ORG_WIDE_ACCESS.items():
+        actions = grants.get(domain) or grants.get(ALL_DOMAINS) or frozenset()
+        if action in actions:
+            roles.append(str(role))
+    return sorted(roles)
+
+
+def _check(user: Any, action: str) -> Q | None:
+    """The answer for callers that need no query, or None to build one."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}; expected one of {ACTIONS}")
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return NOTHING
+    if user.is_superuser:
+        return EVERYTHING
+    return None
+
+
+def _holds_role(user: Any, roles: list[str] | frozenset[str]) -> Exists:
+    from revline.org.models import Position
+
+    return Exists(Position.objects.filter(holder_id=user.pk, role__in=list(roles)))
+
+
+def _positions_at_or_below_mine(user: Any):
+    from revline.org.models import PositionClosure
+
+    return PositionClosure.objects.filter(ancestor__holder_id=user.pk).values("descendant_id")
+
+
+def record_visibility_q(user: Any, action: str, model: type[Model]) -> Q:
+    """The rule for every model inheriting ``OrgScopedModel``; see the module docstring."""
+    from revline.org.models import Position, RecordShare
+
+    if (early := _check(user, action)) is not None:
+        return early
+    domain = getattr(model, "visibility_domain", Domain.REVENUE)
+    ct = ContentType.objects.get_for_model(model, for_concrete_model=True)
+
+    shares = RecordShare.objects.filter(content_type=ct, position__holder_id=user.pk)
+    if action == CHANGE:
+        shares = shares.filter(access=CHANGE)
+    q = Q(owner_position_id__in=_positions_at_or_below_mine(user)) | Q(
+        pk__in=shares.values("object_id")
+    )
+    if action == VIEW:
+        team_positions = Position.objects.filter(
+            team__share_records=True,
+            team__positions__holder_id=user.pk,
+        ).values("id")
+        q |= Q(owner_position_id__in=team_positions)
+    if roles := org_wide_roles(domain, action):
+        q |= Q(_holds_role(user, roles))
+    return q
+
+
+def position_visibility_q(user: Any, action: str) -> Q:
+    """Which positions ``user`` sees in the org chart (view) or may reorganise (change).
+
+    View: the user's own positions, everything below them, their chain of managers above
+    them (solid and dotted), and their team-mates; the whole chart for CEO, CSO, CRO and RevOps.
+    Change: RevOps and superusers only.
+    """
+    from revline.org.models import Position, PositionClosure
+
+    if (early := _check(user, action)) is not None:
+        return early
+    if action == CHANGE:
+        return Q(_holds_role(user, ORG_CHART_CHANGE))
+    above_mine = PositionClosure.objects.filter(descendant__holder_id=user.pk).values("ancestor_id")
+    team_mates = Position.objects.filter(
+        team__isnull=False, team__positions__holder_id=user.pk
+    ).values("id")
+    return (
+        Q(id__in=_positions_at_or_below_mine(user))
+        | Q(id__in=above_mine)
+        | Q(id__in=team_mates)
+        | Q(_holds_role(user, ORG_CHART_VIEW_ALL))
+    )
+
+
+def can(user: Any, action: str, instance: Model) -> bool:
+    """Whether ``user`` may ``action`` this one record: the same predicate as the lists."""
+    from revline.org.models import Position
+
+    model = type(instance)
+    if model is Position:
+        q = position_visibility_q(user, action)
+    else:
+        q = record_visibility_q(user, action, model)
+    return model._default_manager.filter(q, pk=instance.pk).exists()
