@@ -1,8 +1,16 @@
-from django.urls import path
+"""Web routes. Each views module owns its ``urlpatterns``; all names live in the ``web`` namespace.
 
-from revline.web import views
+Names other modules link to: ``home``, ``login``, ``logout``, ``password_change``, ``tokens``,
+``org_chart``, ``position_detail`` (pk), ``org_admin``, ``role_templates``, ``system_status``.
+"""
+
+from revline.web.views import account, cockpit, org, org_admin, system
 
 app_name = "web"
 urlpatterns = [
-    path("", views.home, name="home"),
+    *cockpit.urlpatterns,
+    *account.urlpatterns,
+    *org.urlpatterns,
+    *org_admin.urlpatterns,
+    *system.urlpatterns,
 ]

@@ -1,0 +1,3 @@
+"""Web views: cockpit."""
+
+urlpatterns: list = []

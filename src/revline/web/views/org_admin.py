@@ -1,0 +1,3 @@
+"""Web views: org_admin."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Web views: system."""
+
+urlpatterns: list = []
