@@ -5,9 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
-from revline.org.models import DottedLine, Position, PositionClosure, RoleTemplate
+from revline.org.models import (
+    ApiToken,
+    DottedLine,
+    Position,
+    PositionClosure,
+    Region,
+    ReportingLine,
+    RoleTemplate,
+    Team,
+    User,
+)
 
 
 def positions_visible(*, user: Any, action: str = "view") -> QuerySet[Position]:
@@ -142,3 +152,110 @@ def headcount_below(*, user: Any) -> dict[str, int]:
     filled = below.filter(holder__isnull=False).count()
     vacant = below.filter(holder__isnull=True).count()
     return {"filled": filled, "vacant": vacant, "total": filled + vacant}
+
+
+# --- used by the API (and any other caller that needs them) ------------------------------------
+
+
+def user_is_org_admin(*, user: Any) -> bool:
+    """Whether ``user`` may reorganise the organisation (RevOps or superuser): the ``change``
+    side of the same predicate that guards positions."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return Position.objects.visible_to(user, "change").filter(holder_id=user.pk).exists()
+
+
+def positions_held(*, user: Any) -> QuerySet[Position]:
+    """The positions ``user`` holds, with their manager, region, team and dotted lines."""
+    return positions_visible(user=user).filter(holder_id=user.pk)
+
+
+def positions_list(
+    *,
+    user: Any,
+    q: str = "",
+    role: str = "",
+    region: str = "",
+    team: str = "",
+    vacant: bool | None = None,
+    reports_to: int | None = None,
+) -> QuerySet[Position]:
+    """``positions_search`` plus a filter on the solid manager (``reports_to`` position id)."""
+    qs = positions_search(user=user, q=q, role=role, region=region, team=team, vacant=vacant)
+    if reports_to is not None:
+        qs = qs.filter(reports_to_id=reports_to)
+    return qs
+
+
+def direct_reports(*, user: Any, position: Position) -> QuerySet[Position]:
+    """The positions reporting to ``position`` on a solid line, that ``user`` sees."""
+    return positions_visible(user=user).filter(reports_to=position)
+
+
+def reporting_lines(*, user: Any, position: Position) -> QuerySet[ReportingLine]:
+    """The history of ``position``'s reporting lines (solid and dotted), newest first.
+
+    ``manager_visible`` says whether ``user`` may see the manager of each line, so that callers
+    can show the line without disclosing a position outside the caller's view.
+    """
+    return (
+        ReportingLine.objects.filter(position=position)
+        .select_related("manager", "manager__holder", "changed_by")
+        .annotate(
+            manager_visible=Exists(
+                Position.objects.visible_to(user).filter(pk=OuterRef("manager_id"))
+            )
+        )
+    )
+
+
+def people_visible(*, user: Any) -> QuerySet[User]:
+    """Every user, with the positions they hold, for org admins; nobody for anyone else."""
+    if not user_is_org_admin(user=user):
+        return User.objects.none()
+    return User.objects.prefetch_related(
+        Prefetch("positions", queryset=Position.objects.only("id", "holder_id"))
+    )
+
+
+def api_tokens_for(*, user: Any) -> QuerySet[ApiToken]:
+    """The caller's own API tokens (never anyone else's)."""
+    return ApiToken.objects.filter(user_id=user.pk)
+
+
+def regions_list(*, user: Any) -> QuerySet[Region]:
+    """Regions and territories: reference data every signed-in user may read."""
+    return Region.objects.select_related("parent")
+
+
+def teams_list(*, user: Any) -> QuerySet[Team]:
+    """Teams: reference data every signed-in user may read."""
+    return Team.objects.select_related("region")
+
+
+def role_templates_list(*, user: Any) -> QuerySet[RoleTemplate]:
+    """Role templates with their responsibilities: every signed-in user may read them."""
+    return RoleTemplate.objects.prefetch_related("responsibilities")
+
+
+def position_detail(*, user: Any, pk: int) -> Position:
+    """``position_get`` plus what a position page shows: ``chain`` (the visible solid managers
+    above, nearest first) and ``direct_report_ids`` (the visible solid reports)."""
+    position = position_get(user=user, pk=pk)
+    position.chain = manager_chain(user=user, position=position)  # type: ignore[attr-defined]
+    position.direct_report_ids = list(  # type: ignore[attr-defined]
+        direct_reports(user=user, position=position).order_by("id").values_list("id", flat=True)
+    )
+    return position
+
+
+def people_search(*, user: Any, q: str = "", active: bool | None = None) -> QuerySet[User]:
+    """``people_visible`` filtered by name or email text and by whether the login is active."""
+    people = people_visible(user=user)
+    if q:
+        people = people.filter(Q(email__icontains=q) | Q(full_name__icontains=q))
+    if active is not None:
+        people = people.filter(is_active=active)
+    return people

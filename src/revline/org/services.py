@@ -451,6 +451,39 @@ def responsibility_delete(*, responsibility: Responsibility, by: Any) -> None:
     responsibility.delete()
 
 
+@transaction.atomic
+def responsibilities_reorder(
+    *, template: RoleTemplate, ordered_ids: list[int], by: Any
+) -> list[Responsibility]:
+    """Put the responsibilities of ``template`` in the order of ``ordered_ids``.
+
+    Responsibilities not listed keep their relative order after the listed ones. The orders are
+    renumbered 0..n-1; one audit event records the order before and after.
+    """
+    items = list(template.responsibilities.order_by("order", "id"))
+    by_id = {r.pk: r for r in items}
+    if unknown := [i for i in ordered_ids if i not in by_id]:
+        raise ValidationError(f"Not responsibilities of this role: {unknown}.")
+    listed = list(dict.fromkeys(ordered_ids))
+    ordered = [by_id[i] for i in listed] + [r for r in items if r.pk not in set(listed)]
+    changed = []
+    for index, item in enumerate(ordered):
+        if item.order != index:
+            item.order = index
+            changed.append(item)
+    if changed:
+        Responsibility.objects.bulk_update(changed, ["order"])
+    before, after = [r.pk for r in items], [r.pk for r in ordered]
+    if before != after:
+        audit_event_record(
+            actor=by,
+            action="responsibility.reorder",
+            instance=template,
+            changes={"order": (before, after)},
+        )
+    return ordered
+
+
 # --- API tokens --------------------------------------------------------------------------------
 
 TOKEN_PREFIX = "rvl_"
