@@ -10,76 +10,15 @@ Apps add their routers at the bottom of this module.
 
 from __future__ import annotations
 
-import json
-import mimetypes
 from functools import wraps
-from pathlib import Path
 from typing import Any
 
-import ninja
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseNotAllowed
-from django.template import Engine, RequestContext
-from django.urls import URLPattern, path, re_path, reverse
-from django.views.decorators.http import require_GET
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.urls import URLPattern, path, re_path
 from ninja import NinjaAPI
-from ninja.openapi.docs import DocsBase
 
 from revline.api.auth import api_auth
 from revline.api.errors import error_response, install_error_handlers
-
-_ASSETS_DIR = Path(ninja.__file__).parent / "static" / "ninja"
-_ASSETS = frozenset(
-    {"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-init.js", "favicon.svg", "favicon.png"}
-)
-
-_DOCS_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <title>{{ title }}</title>
-  <link rel="stylesheet" href="{{ assets }}swagger-ui.css">
-  <link rel="icon" href="{{ assets }}favicon.svg" type="image/svg+xml">
-</head>
-<body data-csrf-token="{{ csrf_token }}" data-api-csrf="true">
-  <script type="application/json" id="swagger-settings">{{ settings|safe }}</script>
-  <div id="swagger-ui"></div>
-  <script src="{{ assets }}swagger-ui-bundle.js"></script>
-  <script src="{{ assets }}swagger-ui-init.js"></script>
-</body>
-</html>
-"""
-
-
-class LocalSwagger(DocsBase):
-    """Swagger UI served from django-ninja's bundled copy: no CDN, works offline."""
-
-    def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs: Any) -> HttpResponse:
-        settings = {
-            "url": self.get_openapi_url(api, kwargs),
-            "layout": "BaseLayout",
-            "deepLinking": True,
-        }
-        template = Engine.get_default().from_string(_DOCS_PAGE)
-        context = RequestContext(
-            request,
-            {
-                "title": api.title,
-                "assets": reverse(f"{api.urls_namespace}:docs-asset", kwargs={"name": "x"})[:-1],
-                # "</" cannot close the script element from inside the JSON
-                "settings": json.dumps(settings).replace("</", "<\\/"),
-            },
-        )
-        return HttpResponse(template.render(context))
-
-
-@require_GET
-def docs_asset(request: HttpRequest, name: str) -> HttpResponse:
-    if name not in _ASSETS:
-        return error_response(404)
-    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    response = FileResponse((_ASSETS_DIR / name).open("rb"), content_type=content_type)
-    response["Cache-Control"] = "public, max-age=86400"
-    return response
 
 
 def api_root(request: HttpRequest) -> HttpResponse:
@@ -121,7 +60,6 @@ class RevlineAPI(NinjaAPI):
                     pattern.pattern, _json_405(pattern.callback), pattern.default_args, pattern.name
                 )
             urls.append(pattern)
-        urls.append(path("docs/assets/<str:name>", docs_asset, name="docs-asset"))
         urls.append(re_path(r"^(?P<rest>.*)$", unknown_url, name="unknown"))
         return urls
 
@@ -138,7 +76,6 @@ api = RevlineAPI(
     ),
     urls_namespace="api",
     auth=api_auth,
-    docs=LocalSwagger(),
     docs_url="/docs",
     openapi_url="/openapi.json",
 )

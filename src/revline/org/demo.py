@@ -16,6 +16,7 @@ from pathlib import Path
 
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
+from django.db.models import F
 
 from revline.org import services
 from revline.org.choices import RoleType
@@ -270,7 +271,7 @@ def load_demo_org() -> DemoResult:
     for role in RoleType.values:
         position = (
             Position.objects.filter(role=role, holder__isnull=False)
-            .order_by("region__isnull", "id")  # prefer the regional (Maven) people
+            .order_by(F("region").asc(nulls_last=True), "id")  # prefer regional (Maven) people
             .first()
         )
         if position is not None and position.holder is not None:

@@ -262,7 +262,7 @@ class SystemStatus:
 
     @property
     def status_totals(self) -> list[tuple[str, str, int]]:
-        return [(str(s), s.label, self.totals.get(s, 0)) for s in STATUSES]
+        return [(str(s), str(s.label), self.totals.get(s, 0)) for s in STATUSES]
 
 
 def _exception_message(traceback: str, exception_class: str) -> str:
