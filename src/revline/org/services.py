@@ -12,7 +12,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from revline.core.services import audit_event_record, diff_fields
@@ -60,12 +60,31 @@ def _closure_pairs() -> dict[tuple[int, int], int]:
     return pairs
 
 
+# A hierarchy change reads the closure table (the cycle check), writes lines and rebuilds the
+# closure from what it reads. Two at once could each pass the check and together make a cycle,
+# or rebuild from different snapshots, so they run one at a time: on PostgreSQL behind a
+# transaction-level advisory lock, on SQLite because every write transaction starts with
+# BEGIN IMMEDIATE (settings.py), which already admits one writer at a time.
+HIERARCHY_LOCK_KEY = 0x5245564C  # "REVL"
+
+
+def _lock_hierarchy() -> None:
+    """Wait until no other transaction is changing the hierarchy; held until this one ends.
+
+    Take it first, before reading anything the change decides on."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [HIERARCHY_LOCK_KEY])
+
+
+@transaction.atomic
 def closure_rebuild() -> int:
     """Bring ``PositionClosure`` in line with the reporting lines; returns rows changed.
 
     Called inside every service that changes the hierarchy, so a reorganisation is visible to
     the very next query. Only the difference is written.
     """
+    _lock_hierarchy()
     wanted = _closure_pairs()
     existing = {
         (a, d): (pk, depth)
@@ -126,6 +145,7 @@ def position_create(
 ) -> Position:
     if role not in RoleType.values:
         raise ValidationError({"role": f"Unknown role {role!r}."})
+    _lock_hierarchy()
     position = Position(
         title=title.strip(), role=role, reports_to=reports_to, region=region, team=team
     )
@@ -181,7 +201,10 @@ def position_update(
 
 @transaction.atomic
 def position_move(*, position: Position, reports_to: Position | None, by: Any) -> Position:
-    """Move a position, and with it the whole subtree below it, under a new manager."""
+    """Move a position, and with it the whole subtree below it, under a new manager.
+
+    A dotted line to the new manager, if there was one, becomes the solid line."""
+    _lock_hierarchy()
     position = Position.objects.select_for_update().get(pk=position.pk)
     if position.reports_to_id == (reports_to.pk if reports_to else None):
         return position
@@ -190,23 +213,26 @@ def position_move(*, position: Position, reports_to: Position | None, by: Any) -
             {"reports_to": "A position cannot report to itself or to someone below it."}
         )
     before = position.reports_to
+    changes: dict[str, Any] = {"reports_to": (before, reports_to)}
     _close_lines(position=position, kind=LineKind.SOLID)
+    if reports_to is not None:
+        dotted, _ = DottedLine.objects.filter(position=position, manager=reports_to).delete()
+        if dotted:
+            _close_lines(position=position, kind=LineKind.DOTTED, manager=reports_to)
+            changes["dotted_to"] = (reports_to, None)
     position.reports_to = reports_to
     position.save(update_fields=["reports_to", "updated_at"])
     if reports_to is not None:
         _open_line(position=position, manager=reports_to, kind=LineKind.SOLID, by=by)
     closure_rebuild()
-    audit_event_record(
-        actor=by,
-        action="position.move",
-        instance=position,
-        changes={"reports_to": (before, reports_to)},
-    )
+    audit_event_record(actor=by, action="position.move", instance=position, changes=changes)
     return position
 
 
 @transaction.atomic
 def position_add_dotted_line(*, position: Position, manager: Position, by: Any) -> DottedLine:
+    _lock_hierarchy()
+    position = Position.objects.get(pk=position.pk)
     if _would_cycle(position=position, manager=manager):
         raise ValidationError(
             {"manager": "A position cannot report to itself or to someone below it."}
@@ -228,6 +254,7 @@ def position_add_dotted_line(*, position: Position, manager: Position, by: Any) 
 
 @transaction.atomic
 def position_remove_dotted_line(*, position: Position, manager: Position, by: Any) -> None:
+    _lock_hierarchy()
     deleted, _ = DottedLine.objects.filter(position=position, manager=manager).delete()
     if deleted:
         _close_lines(position=position, kind=LineKind.DOTTED, manager=manager)
@@ -265,6 +292,8 @@ def position_assign_holder(*, position: Position, holder: User | None, by: Any) 
 @transaction.atomic
 def position_delete(*, position: Position, by: Any) -> None:
     """Remove a vacant position with no reports and no records."""
+    _lock_hierarchy()
+    position = Position.objects.select_for_update().get(pk=position.pk)
     if position.holder_id:
         raise ValidationError("Vacate the position before removing it.")
     if position.direct_reports.exists() or position.dotted_reports.exists():
@@ -413,7 +442,7 @@ def responsibility_save(
     responsibility: Responsibility | None = None,
 ) -> Responsibility:
     """Create a responsibility on ``template``, or update ``responsibility`` in place."""
-    values = {
+    values: dict[str, Any] = {
         "title": title.strip(),
         "description": description,
         "capability": capability,
@@ -496,7 +525,8 @@ def token_digest(raw: str) -> str:
 @transaction.atomic
 def api_token_create(*, user: User, name: str, days: int | None = None) -> tuple[ApiToken, str]:
     """Create a token; returns it with the raw value, which is never stored and shown once."""
-    days = days or settings.REVLINE_API_TOKEN_DAYS
+    if days is None:
+        days = settings.REVLINE_API_TOKEN_DAYS
     if not 1 <= days <= 366:
         raise ValidationError({"days": "A token lives between 1 and 366 days."})
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)

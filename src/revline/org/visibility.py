@@ -104,7 +104,7 @@ def record_visibility_q(user: Any, action: str, model: type[Model]) -> Q:
 
     shares = RecordShare.objects.filter(content_type=ct, position__holder_id=user.pk)
     if action == CHANGE:
-        pass
+        shares = shares.filter(access=CHANGE)
     q = Q(owner_position_id__in=_positions_at_or_below_mine(user)) | Q(
         pk__in=shares.values("object_id")
     )
