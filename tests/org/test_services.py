@@ -316,6 +316,7 @@ def test_records_reassign_moves_every_scoped_model_and_audits():
     assert event.actor == admin
     assert event.object_id == leaving.pk
     assert event.changes["records_to"] == [None, successor.pk]
+    assert event.changes["counts"] == [None, moved]
     with pytest.raises(ValidationError):
         services.records_reassign(from_position=successor, to_position=successor, by=admin)
 

@@ -387,12 +387,11 @@ def reorganise(world: World, data) -> str:
     """Apply one random reorganisation through the services and to ``world``; returns its name."""
     pids = sorted(world.role)
     dotted_lines = sorted((q, m) for q, ms in world.dotted.items() for m in ms)
-    operations = ["move", "move_into_own_subtree", "dotted_into_own_subtree", "assign"]
-    operations += ["dotted_add", "vacate", "team_change"]
-    if dotted_lines:
-        operations.append("dotted_remove")
-    if len(pids) > 1:
-        operations.append("records_reassign")
+    # Hypothesis favours the first entries (they shrink best): the reorganisations come first.
+    operations = ["move", "dotted_add", *(["dotted_remove"] if dotted_lines else [])]
+    operations += ["vacate", "assign", "team_change"]
+    operations += ["records_reassign"] if len(pids) > 1 else []
+    operations += ["move_into_own_subtree", "dotted_into_own_subtree"]
     op = data.draw(st.sampled_from(operations), label="operation")
     p = data.draw(st.sampled_from(pids), label="position")
     position = Position.objects.get(pk=p)
@@ -471,6 +470,6 @@ def test_visible_to_equals_reference_before_and_after_reorganisations(db, spec, 
         check_all(world)
         check_single_object(world)
         for _ in range(data.draw(st.integers(1, 3), label="reorganisations")):
-            reorganise(world, data)
+            event(f"reorganisation: {reorganise(world, data)}")
             check_all(world)
         transaction.set_rollback(True)

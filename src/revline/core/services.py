@@ -13,6 +13,8 @@ from revline.core.models import AuditEvent
 def _plain(value: Any) -> Any:
     if isinstance(value, models.Model):
         return value.pk
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set)):
         return [_plain(v) for v in value]
     if value is None or isinstance(value, (bool, int, float, str)):
