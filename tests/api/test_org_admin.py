@@ -117,6 +117,17 @@ def test_move_position_and_history(admin, org):
     assert history[1]["ended_at"] is not None
 
 
+def test_move_with_join_team(admin, org):
+    from tests.org.factories import TeamFactory
+
+    team = TeamFactory()
+    Position.objects.filter(pk=org["m2"].pk).update(team=team)
+    body = {"reports_to": org["m2"].pk, "join_team": True}
+    response = admin.post(f"/org/positions/{org['ae1'].pk}/move", body)
+    assert response.status_code == 200, response.content
+    assert response.json()["team"]["id"] == team.pk
+
+
 def test_move_into_own_subtree_is_422(admin, org):
     response = admin.post(f"/org/positions/{org['vp'].pk}/move", {"reports_to": org["ae1"].pk})
     body = assert_error(response, 422, "validation_error")

@@ -71,28 +71,17 @@ def test_move_an_ae_to_another_manager(page, demo):
 
     anna.refresh_from_db()
     assert anna.reports_to_id == melvin.pk
+    # The move form's "also move it into the new manager's team" is ticked by default.
+    assert anna.team_id == melvin.team_id
+    assert not sees(OLD_MANAGER, anna)  # the old manager has lost sight of her
     assert sees(NEW_MANAGER, anna)  # above her now
-    # Moving the line alone leaves her in Dustin's team, and team-mates see each other.
-    assert anna.team_id == dustin.team_id and sees(OLD_MANAGER, anna)
+    assert sees(OTHER_AE, anna)  # her new team-mates see her
 
     # The chart shows her in Melvin's team.
     page.goto(demo.at(reverse("web:org_chart") + f"?root={melvin.pk}"))
     expect(page.locator(f"#pos-{anna.pk}")).to_have_count(1)
     page.goto(demo.at(reverse("web:org_chart") + f"?root={dustin.pk}"))
     expect(page.locator(f"#pos-{anna.pk}")).to_have_count(0)
-
-    # So the admin also moves her into Melvin's team, through the Edit screen.
-    page.goto(demo.at(reverse("web:position_detail", args=[anna.pk])))
-    page.locator(".page-actions").get_by_role("link", name="Edit", exact=True).click()
-    page.get_by_label("Team").select_option(label=Team.objects.get(pk=melvin.team_id).name)
-    page.get_by_role("button", name="Save").click()
-    expect(page).to_have_url(demo.at(reverse("web:position_detail", args=[anna.pk])))
-
-    anna.refresh_from_db()
-    assert anna.team_id == melvin.team_id
-    assert not sees(OLD_MANAGER, anna)  # the old manager has lost sight of her
-    assert sees(NEW_MANAGER, anna)
-    assert sees(OTHER_AE, anna)  # her new team-mates see her
 
     # And Dustin, in his own browser session, gets the 404 page for her position.
     logout(page, demo)

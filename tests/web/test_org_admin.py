@@ -546,3 +546,26 @@ def test_create_region_and_team(admin_client, org):
     page = admin_client.get(url("teams")).content.decode()
     assert "Hunters" in page
     assert "Nordics" in admin_client.get(url("regions")).content.decode()
+
+
+def test_move_can_take_or_keep_the_team(admin_client, org):
+    """The move form's join_team takes the new manager's team (the old team-mates then lose
+    sight of it); unticked, the team stays."""
+    old_team, new_team = TeamFactory(), TeamFactory()
+    for key in ("m1", "ae1", "ae2"):
+        Position.objects.filter(pk=org[key].pk).update(team=old_team)
+    Position.objects.filter(pk=org["m2"].pk).update(team=new_team)
+    ae1, ae2 = org["ae1"], org["ae2"]
+    assert Position.objects.visible_to(ae2.holder).filter(pk=ae1.pk).exists()
+
+    admin_client.post(url("position_move", ae1.pk), {"reports_to": org["m2"].pk})
+    ae1.refresh_from_db()
+    assert (ae1.reports_to_id, ae1.team_id) == (org["m2"].pk, old_team.pk)
+
+    admin_client.post(url("position_move", ae1.pk), {"reports_to": org["m1"].pk, "join_team": "on"})
+    admin_client.post(url("position_move", ae1.pk), {"reports_to": org["m2"].pk, "join_team": "on"})
+    ae1.refresh_from_db()
+    assert (ae1.reports_to_id, ae1.team_id) == (org["m2"].pk, new_team.pk)
+    assert not Position.objects.visible_to(ae2.holder).filter(pk=ae1.pk).exists()
+    assert not Position.objects.visible_to(org["m1"].holder).filter(pk=ae1.pk).exists()
+    assert "team" in AuditEvent.objects.filter(action="position.move").first().changes

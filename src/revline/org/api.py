@@ -228,6 +228,7 @@ def position_move(request: HttpRequest, position_id: int, payload: MoveIn):
         position=position,
         reports_to=_position_ref(request, "reports_to", payload.reports_to),
         by=request.auth,
+        join_team=payload.join_team,
     )
     return _position_out(request, position)
 

@@ -140,6 +140,12 @@ class PositionMoveForm(forms.Form):
         empty_label="— nobody (top of the organisation) —",
         help_text="The position moves with everyone below it.",
     )
+    join_team = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Also move it into the new manager's team",
+        help_text="Team-mates see each other; leave unticked to keep its current team.",
+    )
 
     def __init__(self, *args: Any, user: Any, position: Position, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -186,6 +186,7 @@ class PositionUpdateIn(Schema):
 
 class MoveIn(Schema):
     reports_to: int | None = Field(..., description="New solid-line manager; null for a root.")
+    join_team: bool = Field(False, description="Also move it into the new manager's team.")
 
 
 class HolderIn(Schema):

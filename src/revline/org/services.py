@@ -200,10 +200,14 @@ def position_update(
 
 
 @transaction.atomic
-def position_move(*, position: Position, reports_to: Position | None, by: Any) -> Position:
+def position_move(
+    *, position: Position, reports_to: Position | None, by: Any, join_team: bool = False
+) -> Position:
     """Move a position, and with it the whole subtree below it, under a new manager.
 
-    A dotted line to the new manager, if there was one, becomes the solid line."""
+    A dotted line to the new manager, if there was one, becomes the solid line. With
+    ``join_team`` the position also leaves its team for the new manager's (team-mates see each
+    other, so staying in the old team would keep the old team in view)."""
     _lock_hierarchy()
     position = Position.objects.select_for_update().get(pk=position.pk)
     if position.reports_to_id == (reports_to.pk if reports_to else None):
@@ -221,7 +225,12 @@ def position_move(*, position: Position, reports_to: Position | None, by: Any) -
             _close_lines(position=position, kind=LineKind.DOTTED, manager=reports_to)
             changes["dotted_to"] = (reports_to, None)
     position.reports_to = reports_to
-    position.save(update_fields=["reports_to", "updated_at"])
+    fields = ["reports_to", "updated_at"]
+    if join_team and reports_to is not None and position.team_id != reports_to.team_id:
+        changes["team"] = (position.team, reports_to.team)
+        position.team = reports_to.team
+        fields.append("team")
+    position.save(update_fields=fields)
     if reports_to is not None:
         _open_line(position=position, manager=reports_to, kind=LineKind.SOLID, by=by)
     closure_rebuild()

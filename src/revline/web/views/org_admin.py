@@ -175,12 +175,18 @@ def position_move(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         manager = form.cleaned_data["reports_to"]
         try:
-            services.position_move(position=position, reports_to=manager, by=request.user)
+            services.position_move(
+                position=position,
+                reports_to=manager,
+                by=request.user,
+                join_team=form.cleaned_data["join_team"],
+            )
         except ValidationError as error:
             apply_service_error(form, error)
         else:
             where = f"under {position_label(manager)}" if manager else "to the top"
-            messages.success(request, f"Moved {position.title} and its team {where}.")
+            below = " and the positions below it" if position.direct_reports.exists() else ""
+            messages.success(request, f"Moved {position.title}{below} {where}.")
             return redirect(_detail(position))
     moving = list(
         selectors.subtree(user=request.user, position=position)
