@@ -12,7 +12,7 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from revline.org.models import Position, Team
+from revline.org.models import Position
 from tests.browser.helpers import login, logout, position_of, user
 
 pytestmark = pytest.mark.browser
@@ -53,7 +53,7 @@ def test_move_an_ae_to_another_manager(page, demo):
     expect(page).to_have_url(demo.at(reverse("web:position_move", args=[anna.pk])))
     expect(page.locator(".org-lead")).to_contain_text("Dustin Brinkmann")
 
-    page.get_by_label("New manager").select_option(label=label(melvin))
+    page.get_by_label("New manager", exact=True).select_option(label=label(melvin))
     page.get_by_role("button", name=re.compile("^Move")).click()
 
     # Back on her position page: the message, the new chain, the history of lines.
