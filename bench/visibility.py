@@ -68,13 +68,19 @@ def build_org() -> None:
         for v in range(10):
             vp = mk(f"bench VP {v}", RoleType.VP_SALES, cso)
             DottedLine.objects.create(position=vp, manager=cro)
-            managers += [mk(f"bench manager {v}.{m}", RoleType.SALES_MANAGER, vp) for m in range(10)]
+            managers += [
+                mk(f"bench manager {v}.{m}", RoleType.SALES_MANAGER, vp) for m in range(10)
+            ]
         aes = []
         for manager in managers:
             for a in range(18):
                 aes.append(
-                    Position(title=f"bench AE {manager.pk}.{a}", role=RoleType.AE,
-                             reports_to=manager, holder=next(it))
+                    Position(
+                        title=f"bench AE {manager.pk}.{a}",
+                        role=RoleType.AE,
+                        reports_to=manager,
+                        holder=next(it),
+                    )
                 )
         Position.objects.bulk_create(aes)
         closure_rebuild()
@@ -90,13 +96,12 @@ def build_records(n: int) -> None:
     t0 = time.perf_counter()
     batch = 20_000
     for start in range(have, n, batch):
-        rows = [
-            (rnd.choice(ae_ids), f"deal {i}") for i in range(start, min(n, start + batch))
-        ]
+        rows = [(rnd.choice(ae_ids), f"deal {i}") for i in range(start, min(n, start + batch))]
         if connection.vendor == "postgresql":
-            with connection.cursor() as cur, cur.copy(
-                "COPY scoped_app_deal (owner_position_id, name) FROM STDIN"
-            ) as copy:
+            with (
+                connection.cursor() as cur,
+                cur.copy("COPY scoped_app_deal (owner_position_id, name) FROM STDIN") as copy,
+            ):
                 for row in rows:
                     copy.write_row(row)
         else:
@@ -119,7 +124,7 @@ def timed(fn, repeat: int) -> tuple[float, float, int]:
             samples.append((time.perf_counter() - t0) * 1000)
         queries = len(ctx.captured_queries)
     samples.sort()
-    p95 = samples[min(len(samples) - 1, int(round(0.95 * (len(samples) - 1))))]
+    p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
     return statistics.median(samples), p95, queries
 
 
@@ -146,8 +151,10 @@ def main() -> None:
         "manager": holder("bench manager"),
         "VP": holder("bench VP"),
         "CSO (org-wide)": holder("bench CSO"),
-        "peer-less AE, other VP": Position.objects.filter(role=RoleType.AE).order_by("-id")
-        .first().holder,
+        "peer-less AE, other VP": Position.objects.filter(role=RoleType.AE)
+        .order_by("-id")
+        .first()
+        .holder,
     }
     max_id = Deal.objects.order_by("-id").values_list("id", flat=True).first()
     rnd = random.Random(SEED)
@@ -160,12 +167,12 @@ def main() -> None:
                 Deal.objects.visible_to(u).order_by("-id")[:50]
             ),
             "list: total count": lambda i, u=user: Deal.objects.visible_to(u).count(),
-            "one record (visible)": lambda i, u=user, ids=own_ids: Deal.objects.visible_to(u)
-            .filter(pk=ids[i % len(ids)])
-            .first(),
-            "one record (random id)": lambda i, u=user: Deal.objects.visible_to(u)
-            .filter(pk=rnd.randint(1, max_id))
-            .first(),
+            "one record (visible)": lambda i, u=user, ids=own_ids: (
+                Deal.objects.visible_to(u).filter(pk=ids[i % len(ids)]).first()
+            ),
+            "one record (random id)": lambda i, u=user: (
+                Deal.objects.visible_to(u).filter(pk=rnd.randint(1, max_id)).first()
+            ),
         }
         for what, fn in cases.items():
             med, p95, nq = timed(fn, args.repeat)

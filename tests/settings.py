@@ -10,7 +10,7 @@ from revline.settings import INSTALLED_APPS
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.scoped_app"]
 
-# Argon2 is the production hasher (tested in tests/org/test_auth.py); tests that create many
+# Argon2 is the production hasher (tested in tests/org/test_services.py); tests that create many
 # users use a fast one.
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.MD5PasswordHasher",
