@@ -482,6 +482,21 @@ def test_login_throttled_per_email(settings):
     assert login("ana@example.test", PASSWORD) == user
 
 
+def test_login_success_resets_the_email_count(settings):
+    settings.REVLINE_LOGIN_MAX_FAILURES_PER_EMAIL = 3
+    user = UserFactory(email="ana@example.test")
+    for _ in range(2):
+        assert login("ana@example.test", "wrong") is None
+    assert login("ana@example.test", PASSWORD) == user
+    for _ in range(2):
+        assert login("ana@example.test", "wrong") is None
+    assert login("ana@example.test", PASSWORD) == user  # 4 failures, but 2 since the success
+    for _ in range(3):
+        assert login("ana@example.test", "wrong") is None
+    with pytest.raises(services.LoginThrottled):
+        login("ana@example.test", PASSWORD)
+
+
 def test_login_throttled_per_ip(settings):
     settings.REVLINE_LOGIN_MAX_FAILURES_PER_IP = 4
     UserFactory(email="ana@example.test")

@@ -598,7 +598,15 @@ def login_authenticate(
     email = (email or "").strip().lower()
     since = timezone.now() - timedelta(seconds=settings.REVLINE_LOGIN_WINDOW_SECONDS)
     failures = LoginAttempt.objects.filter(at__gte=since, succeeded=False)
-    if failures.filter(email=email).count() >= settings.REVLINE_LOGIN_MAX_FAILURES_PER_EMAIL or (
+    # A successful login for the address starts its count afresh.
+    last_success = (
+        LoginAttempt.objects.filter(email=email, at__gte=since, succeeded=True)
+        .order_by("-at")
+        .values_list("at", flat=True)
+        .first()
+    )
+    email_failures = failures.filter(email=email, at__gt=last_success or since)
+    if email_failures.count() >= settings.REVLINE_LOGIN_MAX_FAILURES_PER_EMAIL or (
         ip and failures.filter(ip=ip).count() >= settings.REVLINE_LOGIN_MAX_FAILURES_PER_IP
     ):
         LoginAttempt.objects.create(email=email, ip=ip, succeeded=False, channel=channel)
