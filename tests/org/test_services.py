@@ -277,11 +277,17 @@ def test_position_delete_refuses_held_positions_reports_and_records():
             services.position_delete(position=m, by=None)
         record.delete()
 
-    services.position_delete(position=m, by=None)
-    assert not Position.objects.filter(pk=m.pk).exists()
-    assert not PositionClosure.objects.filter(ancestor_id=m.pk).exists()
-    assert not PositionClosure.objects.filter(descendant_id=m.pk).exists()
-    assert AuditEvent.objects.filter(action="position.delete", object_id=m.pk).exists()
+    # Someone once reported to it: their history names it, so it stays (vacant).
+    with pytest.raises(ValidationError, match="history"):
+        services.position_delete(position=m, by=None)
+    assert ReportingLine.objects.filter(manager=m).count() == 2
+
+    spare = make_position(RoleType.AE, holder=False)
+    services.position_delete(position=spare, by=None)
+    assert not Position.objects.filter(pk=spare.pk).exists()
+    assert not PositionClosure.objects.filter(ancestor_id=spare.pk).exists()
+    assert not PositionClosure.objects.filter(descendant_id=spare.pk).exists()
+    assert AuditEvent.objects.filter(action="position.delete", object_id=spare.pk).exists()
 
 
 # --- records and people ------------------------------------------------------------------------

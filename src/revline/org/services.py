@@ -300,7 +300,11 @@ def position_assign_holder(*, position: Position, holder: User | None, by: Any) 
 
 @transaction.atomic
 def position_delete(*, position: Position, by: Any) -> None:
-    """Remove a vacant position with no reports and no records."""
+    """Remove a vacant position with no reports and no records, created by mistake.
+
+    A position others have ever reported to is part of their history and cannot be removed
+    (keep it vacant instead); its own lines and holders go with it, and the audit trail keeps
+    the removal."""
     _lock_hierarchy()
     position = Position.objects.select_for_update().get(pk=position.pk)
     if position.holder_id:
@@ -309,8 +313,12 @@ def position_delete(*, position: Position, by: Any) -> None:
         raise ValidationError("Move the positions reporting to it first.")
     if any(count for count in owned_record_counts(position=position).values()):
         raise ValidationError("Reassign the records it owns first.")
+    if ReportingLine.objects.filter(manager=position).exists():
+        raise ValidationError(
+            "Positions have reported to this one and their history names it: "
+            "leave it vacant instead of removing it."
+        )
     audit_event_record(actor=by, action="position.delete", instance=position)
-    ReportingLine.objects.filter(manager=position).delete()
     position.delete()
     closure_rebuild()
 

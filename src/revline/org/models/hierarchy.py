@@ -111,7 +111,8 @@ class ReportingLine(models.Model):
     """History of reporting lines: who reported to whom (solid or dotted), from when to when."""
 
     position = models.ForeignKey(Position, on_delete=models.CASCADE, related_name="line_history")
-    manager = models.ForeignKey(Position, on_delete=models.CASCADE, related_name="+")
+    # PROTECT: removing a manager's position must not erase who reported to it.
+    manager = models.ForeignKey(Position, on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=10, choices=LineKind.choices)
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
