@@ -617,3 +617,53 @@ def test_shares_survive_records_reassign():
     assert list(Deal.objects.visible_to(c.holder)) == [deal]
     assert list(Deal.objects.visible_to(b.holder)) == [deal]
     assert list(Deal.objects.visible_to(a.holder)) == []
+
+
+# --- rules the services enforce for every caller (web form and API alike) -----------------------
+
+
+def test_user_create_validates_the_password():
+    with pytest.raises(ValidationError) as error:
+        services.user_create(email="new@example.test", full_name="New", password="123", by=None)
+    assert "password" in error.value.message_dict
+    assert not User.objects.filter(email="new@example.test").exists()
+    user = services.user_create(
+        email="new@example.test", full_name="New", password="a sound passphrase", by=None
+    )
+    assert user.check_password("a sound passphrase")
+
+
+def test_offboarding_yourself_is_refused(org):
+    admin = org["revops"].holder
+    with pytest.raises(ValidationError, match="yourself"):
+        services.person_offboard(user=admin, successor=org["cro"], by=admin)
+    admin.refresh_from_db()
+    assert admin.is_active
+
+
+def test_a_deactivated_login_gets_no_position():
+    gone = UserFactory(is_active=False)
+    position = make_position(RoleType.AE, holder=False)
+    with pytest.raises(ValidationError):
+        services.position_assign_holder(position=position, holder=gone, by=None)
+    position.refresh_from_db()
+    assert position.holder_id is None
+
+
+def test_offboarding_audits_the_token_revocation(org):
+    leaver = org["ae1"].holder
+    services.api_token_create(user=leaver, name="script")
+    services.person_offboard(user=leaver, successor=org["ae2"], by=org["revops"].holder)
+    event = AuditEvent.objects.get(action="user.tokens_revoke", object_id=leaver.pk)
+    assert event.changes == {"tokens": [1, 0]}
+
+
+def test_join_team_never_leaves_a_position_without_a_team(org):
+    from tests.org.factories import TeamFactory
+
+    team = TeamFactory()
+    Position.objects.filter(pk=org["m1"].pk).update(team=team)
+    # The VP has no team: moving the manager under another VP keeps the manager's team.
+    services.position_move(position=org["m1"], reports_to=org["cso"], by=None, join_team=True)
+    org["m1"].refresh_from_db()
+    assert org["m1"].team_id == team.pk

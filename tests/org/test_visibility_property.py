@@ -240,15 +240,6 @@ def build(spec) -> World:
         users.append(user)
     superuser = User.objects.create_superuser(email="root@prop.test", full_name="Root")
     users_all = [*users, superuser]
-    for k in spec["inactive"]:
-        users[k].is_active = False
-        users[k].save(update_fields=["is_active"])
-    if not spec["superuser_active"]:
-        superuser.is_active = False
-        superuser.save(update_fields=["is_active"])
-    for user in users_all:
-        world.active[user.pk] = user.is_active
-        world.superuser[user.pk] = user.is_superuser
 
     teams = [
         services.team_create(name=f"Team {k}", share_records=share, by=None)
@@ -279,6 +270,16 @@ def build(spec) -> World:
     for i, j in spec["dotted"]:
         services.position_add_dotted_line(position=positions[i], manager=positions[j], by=None)
         world.dotted[positions[i].pk].add(positions[j].pk)
+    # Deactivated after they were given positions (a deactivated login cannot be given one).
+    for k in spec["inactive"]:
+        users[k].is_active = False
+        users[k].save(update_fields=["is_active"])
+    if not spec["superuser_active"]:
+        superuser.is_active = False
+        superuser.save(update_fields=["is_active"])
+    for user in users_all:
+        world.active[user.pk] = user.is_active
+        world.superuser[user.pk] = user.is_superuser
 
     records = []
     for k, (m, owner) in enumerate(spec["records"]):
@@ -438,8 +439,16 @@ def reorganise(world: World, data) -> str:
         world.holder[p] = None
     elif op == "assign":
         uid = data.draw(st.sampled_from(sorted(world.active)), label="user")
-        services.position_assign_holder(position=position, holder=User.objects.get(pk=uid), by=None)
-        world.holder[p] = uid
+        if world.active[uid] or world.holder[p] == uid:
+            services.position_assign_holder(
+                position=position, holder=User.objects.get(pk=uid), by=None
+            )
+            world.holder[p] = uid
+        else:
+            with pytest.raises(ValidationError):  # a deactivated login gets no position
+                services.position_assign_holder(
+                    position=position, holder=User.objects.get(pk=uid), by=None
+                )
     elif op == "team_change":
         team = data.draw(st.sampled_from([None, *sorted(world.team_shares)]), label="team")
         services.position_update(

@@ -81,6 +81,15 @@ def test_chart_for_ae_shows_only_chain_up_and_self(client, org):
     }
 
 
+def test_chart_opens_the_path_to_the_viewer(client, org):
+    """Without a search the first levels are open, and so is every node above the viewer."""
+    rows = {r.position.pk: r for r in chart_rows(as_user(client, org["m2"]).get(CHART))}
+    for key in ("ceo", "cso", "vp", "m2"):  # the path down to Manager 2, and their own team
+        assert rows[org[key].pk].is_open, key
+    rows = {r.position.pk: r for r in chart_rows(as_user(client, org["cso"]).get(CHART))}
+    assert not rows[org["m1"].pk].is_open  # deeper than the first levels, not on the path
+
+
 def test_chart_notes_dotted_lines_and_vacancies(client, org):
     services.position_assign_holder(position=org["m2"], holder=None, by=None)
     response = as_user(client, org["cso"]).get(CHART)

@@ -138,9 +138,6 @@ def load_demo_org() -> DemoResult:
 
     b = _Builder(result, password_hash, None)
     admin = b.user("Demo Admin", ADMIN_EMAIL)
-    if not admin.is_staff:
-        admin.is_staff = True
-        admin.save(update_fields=["is_staff"])
     b.by = admin
 
     regions: dict[str, Region] = {}

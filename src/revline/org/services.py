@@ -11,6 +11,7 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
@@ -206,8 +207,9 @@ def position_move(
     """Move a position, and with it the whole subtree below it, under a new manager.
 
     A dotted line to the new manager, if there was one, becomes the solid line. With
-    ``join_team`` the position also leaves its team for the new manager's (team-mates see each
-    other, so staying in the old team would keep the old team in view)."""
+    ``join_team`` the position also leaves its team for the new manager's, when the manager has
+    one (team-mates see each other, so staying in the old team keeps the old team in view); it
+    never leaves a position without a team."""
     _lock_hierarchy()
     position = Position.objects.select_for_update().get(pk=position.pk)
     if position.reports_to_id == (reports_to.pk if reports_to else None):
@@ -226,7 +228,12 @@ def position_move(
             changes["dotted_to"] = (reports_to, None)
     position.reports_to = reports_to
     fields = ["reports_to", "updated_at"]
-    if join_team and reports_to is not None and position.team_id != reports_to.team_id:
+    if (
+        join_team
+        and reports_to is not None
+        and reports_to.team_id is not None
+        and position.team_id != reports_to.team_id
+    ):
         changes["team"] = (position.team, reports_to.team)
         position.team = reports_to.team
         fields.append("team")
@@ -282,6 +289,8 @@ def position_assign_holder(*, position: Position, holder: User | None, by: Any) 
     position = Position.objects.select_for_update().get(pk=position.pk)
     if position.holder_id == (holder.pk if holder else None):
         return position
+    if holder is not None and not holder.is_active:
+        raise ValidationError({"holder": "This person's login is deactivated."})
     now = timezone.now()
     before = position.holder
     PositionHolding.objects.filter(position=position, ended_at__isnull=True).update(ended_at=now)
@@ -371,6 +380,8 @@ def person_offboard(
 ) -> OffboardResult:
     """A person leaves: vacate their positions, hand all the records those positions own to
     ``successor``, revoke their API tokens and (by default) deactivate their login. One step."""
+    if getattr(by, "pk", None) == user.pk:
+        raise ValidationError("You cannot offboard yourself; ask another administrator.")
     positions = list(Position.objects.filter(holder=user))
     if any(p.pk == successor.pk for p in positions):
         raise ValidationError("The successor position is held by the person who is leaving.")
@@ -384,6 +395,10 @@ def person_offboard(
     revoked = ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
+    if revoked:
+        audit_event_record(
+            actor=by, action="user.tokens_revoke", instance=user, changes={"tokens": (revoked, 0)}
+        )
     if deactivate and user.is_active:
         user.is_active = False
         user.save(update_fields=["is_active"])
@@ -398,6 +413,11 @@ def user_create(*, email: str, full_name: str, by: Any, password: str | None = N
     email = email.strip().lower()
     if User.objects.filter(email__iexact=email).exists():
         raise ValidationError({"email": "A user with this email already exists."})
+    if password:
+        try:
+            validate_password(password, User(email=email, full_name=full_name))
+        except ValidationError as error:
+            raise ValidationError({"password": error.messages}) from None
     user = User.objects.create_user(email=email, password=password, full_name=full_name.strip())
     audit_event_record(
         actor=by, action="user.create", instance=user, changes={"email": (None, email)}

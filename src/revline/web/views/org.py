@@ -21,7 +21,7 @@ from revline.core.selectors import audit_events_for
 from revline.org import selectors
 from revline.org.choices import RoleType
 from revline.org.forms import ChartSearchForm
-from revline.org.models import Position, Region, User
+from revline.org.models import Position, Region, Team, User
 from revline.web.htmx import wants_partial
 
 # --- helpers shared with the admin screens ----------------------------------------------------
@@ -114,11 +114,13 @@ def _chart_rows(
     roots: list[selectors.ChartNode],
     index: dict[int, selectors.ChartNode],
     matches: set[int] | None,
+    mine: frozenset[int] = frozenset(),
 ) -> list[ChartRow]:
     """Flatten the forest for one template loop: each node, then its children, then END.
 
     With a search (``matches`` not None) exactly the paths to the matches are open; without one
-    the first levels are. Sizes are computed once, bottom up.
+    the first levels are, and the path down to the viewer's own positions (``mine``). Sizes
+    are computed once, bottom up.
     """
     oversees: dict[int, list[Position]] = {}
     for node in index.values():
@@ -127,6 +129,7 @@ def _chart_rows(
 
     size: dict[int, int] = {}
     holds_match: dict[int, bool] = {}
+    holds_mine: dict[int, bool] = {}
 
     def measure(node: selectors.ChartNode) -> None:
         total, found = 1, bool(matches and node.position.pk in matches)
@@ -136,6 +139,9 @@ def _chart_rows(
             found = found or holds_match[child.position.pk]
         size[node.position.pk] = total
         holds_match[node.position.pk] = found
+        holds_mine[node.position.pk] = node.position.pk in mine or any(
+            holds_mine[child.position.pk] for child in node.children
+        )
 
     for root in roots:
         measure(root)
@@ -146,7 +152,7 @@ def _chart_rows(
         for node in nodes:
             pk = node.position.pk
             if matches is None:
-                is_open = depth < DEFAULT_OPEN_DEPTH
+                is_open = depth < DEFAULT_OPEN_DEPTH or holds_mine[pk]
             else:
                 is_open = any(holds_match[c.position.pk] for c in node.children)
             rows.append(
@@ -212,7 +218,12 @@ def org_chart(request: HttpRequest) -> HttpResponse:
 
     context = {
         "form": form,
-        "rows": _chart_rows(roots, index, matches),
+        "rows": _chart_rows(
+            roots,
+            index,
+            matches,
+            frozenset(pk for pk, node in index.items() if node.position.holder_id == user.pk),
+        ),
         "searching": searching,
         "matches": match_positions,
         "root": root_node.position if root_node else None,
@@ -280,6 +291,11 @@ def audit_rows(*, user: Any, instance: Any) -> list[AuditRow]:
     people = (
         {u.pk: u.get_full_name() for u in User.objects.filter(id__in=user_ids)} if user_ids else {}
     )
+    # Regions and teams are reference data every signed-in user may read.
+    names = {
+        "region": dict(Region.objects.values_list("id", "name")) if events else {},
+        "team": dict(Team.objects.values_list("id", "name")) if events else {},
+    }
 
     def show(name: str, value: Any) -> str:
         if value is None or value == "" or value == {}:
@@ -288,6 +304,8 @@ def audit_rows(*, user: Any, instance: Any) -> list[AuditRow]:
             return positions.get(value, "a position you cannot see")
         if name in USER_FIELDS and isinstance(value, int):
             return people.get(value, f"person #{value}")
+        if name in names and isinstance(value, int):
+            return names[name].get(value, f"{name} #{value}")
         if name == "role" and value in RoleType.values:
             return str(RoleType(value).label)
         if isinstance(value, dict):
