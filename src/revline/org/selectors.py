@@ -117,13 +117,17 @@ def org_chart(*, user: Any, root: Position | None = None) -> list[ChartNode]:
 
     A visible position whose manager is not visible is shown as a root, so nobody sees more
     than the rules allow and nothing visible is lost. Dotted lines ride along on each node.
-    Two queries whatever the size.
+    Two queries whatever the size (a per-position prefetch would cost more in Python than the
+    SQL itself on a large org).
     """
-    positions = list(positions_visible(user=user).order_by("title", "id"))
-    nodes = {
-        p.pk: ChartNode(p, dotted_to=[d.manager_id for d in p.dotted_lines.all()])
-        for p in positions
-    }
+    visible = Position.objects.visible_to(user)
+    positions = list(visible.select_related("holder", "region", "team").order_by("title", "id"))
+    dotted: dict[int, list[int]] = {}
+    for position_id, manager_id in DottedLine.objects.filter(
+        position_id__in=visible.values("id")
+    ).values_list("position_id", "manager_id"):
+        dotted.setdefault(position_id, []).append(manager_id)
+    nodes = {p.pk: ChartNode(p, dotted_to=dotted.get(p.pk, [])) for p in positions}
     roots: list[ChartNode] = []
     for p in positions:
         parent = nodes.get(p.reports_to_id) if p.reports_to_id else None
