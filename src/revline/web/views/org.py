@@ -14,7 +14,6 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, path, reverse
-from django.utils.cache import patch_vary_headers
 
 from revline.core.catalog import CAPABILITIES, KPIS
 from revline.core.selectors import audit_events_for
@@ -22,7 +21,7 @@ from revline.org import selectors
 from revline.org.choices import RoleType
 from revline.org.forms import ChartSearchForm
 from revline.org.models import Position, Region, Team, User
-from revline.web.htmx import wants_partial
+from revline.web.htmx import htmx_render
 
 # --- helpers shared with the admin screens ----------------------------------------------------
 
@@ -54,16 +53,6 @@ def initials(position: Position | None) -> str:
         return "?"
     words = position.holder.get_full_name().split()
     return "".join(word[0] for word in words[:2]).upper() or "?"
-
-
-def htmx_render(
-    request: HttpRequest, full: str, partial: str, context: dict[str, Any]
-) -> HttpResponse:
-    """The full page on a normal request, the partial on an htmx request, from one view."""
-    template = partial if wants_partial(request) else full
-    response = render(request, template, context)
-    patch_vary_headers(response, ("HX-Request",))
-    return response
 
 
 # --- the org chart ----------------------------------------------------------------------------
