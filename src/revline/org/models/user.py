@@ -39,7 +39,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField(unique=True)
     full_name = models.CharField(max_length=150, blank=True)
     is_active = models.BooleanField(default=True)
-    is_staff = models.BooleanField(default=False, help_text="May use the Django admin site.")
+    is_staff = models.BooleanField(
+        default=False, help_text="Unused by Revline (no Django admin site); kept for Django."
+    )
     date_joined = models.DateTimeField(default=timezone.now)
 
     objects = UserManager()
