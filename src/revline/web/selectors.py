@@ -21,6 +21,7 @@ from revline.core.models import WorkerHeartbeat
 from revline.org import selectors as org_selectors
 from revline.org.choices import RoleType
 from revline.org.models import ApiToken, Position, Responsibility, RoleTemplate
+from revline.org.visibility import ORG_CHART_CHANGE
 
 ROLE_ORDER = {role: index for index, role in enumerate(RoleType.values)}
 LIVE_KPIS = frozenset({"headcount"})
@@ -46,14 +47,14 @@ def positions_held(*, user: Any) -> list[Position]:
 
 
 def is_org_admin(*, user: Any, roles: set[str] | None = None) -> bool:
-    """RevOps position holders and superusers administer the organisation and the system."""
+    """RevOps position holders and superusers administer the organisation and the system: the
+    ``change`` side of the position predicate. ``roles`` (the user's roles, when the caller has
+    them already) saves the query."""
+    if roles is None:
+        return org_selectors.user_is_org_admin(user=user)
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
-    if user.is_superuser:
-        return True
-    if roles is not None:
-        return RoleType.REVOPS in roles
-    return Position.objects.filter(holder_id=user.pk, role=RoleType.REVOPS).exists()
+    return user.is_superuser or bool(roles & ORG_CHART_CHANGE)
 
 
 # --- navigation ----------------------------------------------------------------------------------

@@ -26,11 +26,6 @@ from revline.web.htmx import htmx_render
 # --- helpers shared with the admin screens ----------------------------------------------------
 
 
-def can_reorganise(user: Any) -> bool:
-    """Whether ``user`` may use the admin screens: 'change' on positions (RevOps, superuser)."""
-    return selectors.user_is_org_admin(user=user)
-
-
 def model_name(label: str) -> str:
     """'crm.Lead' -> 'leads' (the model's plural name), for record counts."""
     try:
@@ -218,7 +213,7 @@ def org_chart(request: HttpRequest) -> HttpResponse:
         "root": root_node.position if root_node else None,
         "root_chain": _chain_up(root_node, index) if root_node else [],
         "total": len(in_view),
-        "can_reorganise": can_reorganise(user),
+        "can_reorganise": selectors.user_is_org_admin(user=user),
         "query_string": request.GET.urlencode(),
     }
     return htmx_render(request, "web/org/chart.html", "web/org/_chart.html", context)
@@ -374,7 +369,7 @@ def position_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "lines": [(line, line_managers.get(line.manager_id)) for line in lines],
         "holdings": list(position.holdings.select_related("user")),
         "audit": audit_rows(user=user, instance=position),
-        "can_reorganise": can_reorganise(user),
+        "can_reorganise": selectors.user_is_org_admin(user=user),
     }
     return render(request, "web/org/position_detail.html", context)
 

@@ -41,7 +41,7 @@ from revline.org.forms import (
     position_label,
 )
 from revline.org.models import Position, Region, Responsibility, RoleTemplate, Team, User
-from revline.web.views.org import can_reorganise, htmx_render, record_counts, responsibility_rows
+from revline.web.views.org import htmx_render, record_counts, responsibility_rows
 
 PAGE_SIZE = 50
 
@@ -52,7 +52,7 @@ def org_admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
     @login_required
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not can_reorganise(request.user):
+        if not selectors.user_is_org_admin(user=request.user):
             raise Http404("Not found.")
         return view(request, *args, **kwargs)
 
