@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "revline.core",
     "revline.org",
+    "revline.crm",
+    "revline.pipeline",
     "revline.web",
     "revline.api",
 ]
