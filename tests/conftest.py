@@ -37,3 +37,16 @@ def org(db):
         "ae4": ae4,
         "mkt": mkt,
     }
+
+
+@pytest.fixture
+def sales_org(org):
+    """``org`` plus the hand-off roles under Manager 1: a BDR, an SDR and a Customer Success rep;
+    and the default pipeline with its stages."""
+    from revline.pipeline.services import pipeline_ensure_default
+
+    org["bdr"] = make_position(RoleType.BDR, reports_to=org["m1"], title="BDR 1")
+    org["sdr"] = make_position(RoleType.SDR, reports_to=org["m1"], title="SDR 1")
+    org["cs"] = make_position(RoleType.CUSTOMER_SUCCESS, reports_to=org["vp"], title="CS 1")
+    org["pipeline"] = pipeline_ensure_default()
+    return org

@@ -83,3 +83,6 @@ install_error_handlers(api)
 
 api.add_router("", "revline.api.account.router")
 api.add_router("/org", "revline.org.api.router")
+api.add_router("", "revline.crm.api.router")
+api.add_router("", "revline.pipeline.api.router")
+api.add_router("", "revline.crm.api_import.router")

@@ -4,7 +4,7 @@ Names other modules link to: ``home``, ``login``, ``logout``, ``password_change`
 ``org_chart``, ``position_detail`` (pk), ``org_admin``, ``role_templates``, ``system_status``.
 """
 
-from revline.web.views import account, cockpit, org, org_admin, system
+from revline.web.views import account, cockpit, crm, org, org_admin, pipeline, system
 
 app_name = "web"
 urlpatterns = [
@@ -13,4 +13,6 @@ urlpatterns = [
     *org.urlpatterns,
     *org_admin.urlpatterns,
     *system.urlpatterns,
+    *crm.urlpatterns,
+    *pipeline.urlpatterns,
 ]
