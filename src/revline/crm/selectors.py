@@ -1,0 +1,508 @@
+"""Reads of the CRM, always for an acting user and through ``visible_to``.
+
+List selectors take the same filter keys the web lists put in their query string and the API
+accepts as query parameters, so a list, its CSV export and its API answer show the same rows.
+Merged-away records (``merged_into`` set) never appear in lists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils.dateparse import parse_date
+
+from revline.crm.choices import ComplaintStatus, LeadStatus
+from revline.crm.custom_fields import custom_filter_q
+from revline.crm.models import (
+    Account,
+    Activity,
+    Campaign,
+    Complaint,
+    Contact,
+    CustomFieldDefinition,
+    Lead,
+    LeadStatusChange,
+    ProspectList,
+    ProspectListMember,
+    Referral,
+    RoutingRule,
+    SatisfactionResponse,
+)
+
+ACCOUNT_FILTER_KEYS = frozenset(
+    {"owner", "sector", "region", "customer_status", "size", "parent", "external_id", "country"}
+)
+CONTACT_FILTER_KEYS = frozenset({"owner", "account", "external_id", "email"})
+LEAD_FILTER_KEYS = frozenset(
+    {
+        "status",
+        "source",
+        "owner",
+        "region",
+        "campaign",
+        "external_id",
+        "source_name",
+        "created_from",
+        "created_to",
+        "generated_by",
+        "qualified_by",
+        "received_by",
+        "sector",
+        "company",
+        "email",
+        "untouched",
+    }
+)
+ACCOUNT_ORDER = {"name", "sector", "annual_revenue", "employees", "created_at", "id"}
+CONTACT_ORDER = {"last_name", "first_name", "email", "created_at", "id"}
+LEAD_ORDER = {"last_name", "company", "status", "created_at", "first_touch_at", "id"}
+OPEN_LEAD_STATUSES = (
+    LeadStatus.NEW,
+    LeadStatus.CONTACTED,
+    LeadStatus.QUALIFYING,
+    LeadStatus.RECYCLED,
+    LeadStatus.SALES_QUALIFIED,
+)
+
+
+def _csv(value: Any) -> list[str]:
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value if str(v)]
+    return [v.strip() for v in str(value).split(",") if v.strip()]
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return parse_date(str(value))
+    except ValueError:
+        return None
+
+
+NOTHING = Q(pk__in=[])
+
+
+def _id_filter(field: str, value: Any) -> Q:
+    ids = [_int(v) for v in _csv(value)]
+    if not ids or None in ids:
+        return NOTHING
+    return Q(**{f"{field}__in": ids})
+
+
+def _ordered(qs: QuerySet, order: str, allowed: set[str], default: str) -> QuerySet:
+    field = (order or "").lstrip("-")
+    if field in allowed:
+        return qs.order_by(order, "-id" if order.startswith("-") else "id")
+    return qs.order_by(default)
+
+
+def _filters(filters: dict[str, Any] | None) -> dict[str, Any]:
+    return {k: v for k, v in (filters or {}).items() if v not in (None, "", [])}
+
+
+# --- accounts ----------------------------------------------------------------------------------
+
+
+def accounts_visible(*, user: Any, action: str = "view") -> QuerySet[Account]:
+    return (
+        Account.objects.visible_to(user, action)
+        .filter(merged_into__isnull=True)
+        .select_related("owner_position", "owner_position__holder", "region", "parent")
+    )
+
+
+def accounts_list(
+    *, user: Any, q: str = "", filters: dict[str, Any] | None = None, order: str = ""
+) -> QuerySet[Account]:
+    qs = accounts_visible(user=user)
+    f = _filters(filters)
+    cond = Q()
+    if "owner" in f:
+        cond &= _id_filter("owner_position_id", f["owner"])
+    if "parent" in f:
+        cond &= _id_filter("parent_id", f["parent"])
+    if "sector" in f:
+        cond &= Q(sector__iexact=f["sector"])
+    if "region" in f:
+        cond &= Q(region__code__in=_csv(f["region"]))
+    if "customer_status" in f:
+        cond &= Q(customer_status__in=_csv(f["customer_status"]))
+    if "size" in f:
+        cond &= Q(size__in=_csv(f["size"]))
+    if "country" in f:
+        cond &= Q(country__iexact=f["country"])
+    if "external_id" in f:
+        cond &= Q(external_id=f["external_id"])
+    cond &= custom_filter_q("account", f)
+    if q:
+        cond &= Q(name__icontains=q) | Q(external_id=q) | Q(website__icontains=q)
+    return _ordered(qs.filter(cond), order, ACCOUNT_ORDER, "name")
+
+
+def account_get(*, user: Any, pk: Any, action: str = "view") -> Account:
+    """One account if ``user`` may see (change) it; ``Account.DoesNotExist`` otherwise."""
+    if _int(pk) is None:
+        raise Account.DoesNotExist
+    return accounts_visible(user=user, action=action).get(pk=pk)
+
+
+# --- contacts ----------------------------------------------------------------------------------
+
+
+def contacts_visible(*, user: Any, action: str = "view") -> QuerySet[Contact]:
+    return (
+        Contact.objects.visible_to(user, action)
+        .filter(merged_into__isnull=True)
+        .select_related("owner_position", "owner_position__holder", "account")
+    )
+
+
+def contacts_list(
+    *, user: Any, q: str = "", filters: dict[str, Any] | None = None, order: str = ""
+) -> QuerySet[Contact]:
+    qs = contacts_visible(user=user)
+    f = _filters(filters)
+    cond = Q()
+    if "owner" in f:
+        cond &= _id_filter("owner_position_id", f["owner"])
+    if "account" in f:
+        cond &= _id_filter("account_id", f["account"])
+    if "external_id" in f:
+        cond &= Q(external_id=f["external_id"])
+    if "email" in f:
+        cond &= Q(email=str(f["email"]).strip().lower())
+    cond &= custom_filter_q("contact", f)
+    if q:
+        cond &= (
+            Q(first_name__icontains=q)
+            | Q(last_name__icontains=q)
+            | Q(email__icontains=q)
+            | Q(account__name__icontains=q)
+        )
+    return _ordered(qs.filter(cond), order, CONTACT_ORDER, "last_name")
+
+
+def contact_get(*, user: Any, pk: Any, action: str = "view") -> Contact:
+    if _int(pk) is None:
+        raise Contact.DoesNotExist
+    return contacts_visible(user=user, action=action).get(pk=pk)
+
+
+# --- leads -------------------------------------------------------------------------------------
+
+
+def leads_visible(*, user: Any, action: str = "view") -> QuerySet[Lead]:
+    return (
+        Lead.objects.visible_to(user, action)
+        .filter(merged_into__isnull=True)
+        .select_related("owner_position", "owner_position__holder", "region", "campaign")
+    )
+
+
+def lead_filter_q(f: dict[str, Any]) -> Q:
+    """The lead list's filters as a query (also the rule of a prospect list)."""
+    f = _filters(f)
+    cond = Q()
+    if "status" in f:
+        cond &= Q(status__in=_csv(f["status"]))
+    if "source" in f:
+        cond &= Q(source__in=_csv(f["source"]))
+    for key, field in (
+        ("owner", "owner_position_id"),
+        ("campaign", "campaign_id"),
+        ("generated_by", "generated_by_id"),
+        ("qualified_by", "qualified_by_id"),
+        ("received_by", "received_by_id"),
+    ):
+        if key in f:
+            cond &= _id_filter(field, f[key])
+    if "region" in f:
+        cond &= Q(region__code__in=_csv(f["region"]))
+    if "external_id" in f:
+        cond &= Q(external_id=f["external_id"])
+    if "source_name" in f:
+        cond &= Q(source_name=f["source_name"])
+    if "sector" in f:
+        cond &= Q(sector__iexact=f["sector"])
+    if "company" in f:
+        cond &= Q(company__icontains=f["company"])
+    if "email" in f:
+        cond &= Q(email=str(f["email"]).strip().lower())
+    if str(f.get("untouched", "")).lower() in ("1", "true", "yes"):
+        cond &= Q(first_touch_at__isnull=True)
+    if "created_from" in f:
+        day = _date(f["created_from"])
+        cond &= Q(created_at__date__gte=day) if day else NOTHING
+    if "created_to" in f:
+        day = _date(f["created_to"])
+        cond &= Q(created_at__date__lte=day) if day else NOTHING
+    return cond & custom_filter_q("lead", f)
+
+
+def leads_list(
+    *, user: Any, q: str = "", filters: dict[str, Any] | None = None, order: str = ""
+) -> QuerySet[Lead]:
+    cond = lead_filter_q(filters or {})
+    if q:
+        cond &= (
+            Q(first_name__icontains=q)
+            | Q(last_name__icontains=q)
+            | Q(email__icontains=q)
+            | Q(company__icontains=q)
+            | Q(external_id=q)
+        )
+    return _ordered(leads_visible(user=user).filter(cond), order, LEAD_ORDER, "-id")
+
+
+def lead_get(*, user: Any, pk: Any, action: str = "view") -> Lead:
+    if _int(pk) is None:
+        raise Lead.DoesNotExist
+    return (
+        leads_visible(user=user, action=action)
+        .select_related(
+            "generated_by__holder",
+            "qualified_by__holder",
+            "received_by__holder",
+            "converted_account",
+            "converted_contact",
+            "converted_opportunity",
+            "account",
+        )
+        .get(pk=pk)
+    )
+
+
+def lead_queue(*, user: Any, position_ids: list[int] | None = None) -> QuerySet[Lead]:
+    """The leads a rep works now, in the order to work them: sales-qualified leads waiting for
+    their hand-off, then untouched new leads oldest first (speed to lead), then the rest by how
+    long they have waited. ``position_ids`` narrows to some positions (a manager's view of one
+    rep); by default, the positions the user holds."""
+    from django.db.models import Case, IntegerField, Value, When
+
+    qs = leads_visible(user=user).filter(status__in=OPEN_LEAD_STATUSES)
+    if position_ids:
+        qs = qs.filter(owner_position_id__in=position_ids)
+    else:
+        qs = qs.filter(owner_position__holder_id=getattr(user, "pk", None))
+    return qs.annotate(
+        queue_rank=Case(
+            When(status=LeadStatus.SALES_QUALIFIED, then=Value(0)),
+            When(status=LeadStatus.NEW, then=Value(1)),
+            When(status=LeadStatus.QUALIFYING, then=Value(2)),
+            default=Value(3),
+            output_field=IntegerField(),
+        )
+    ).order_by("queue_rank", "created_at", "id")
+
+
+def lead_history(*, user: Any, lead: Lead) -> QuerySet[LeadStatusChange]:
+    """The status changes of a lead the user may see (callers got ``lead`` from ``lead_get``)."""
+    return (
+        LeadStatusChange.objects.filter(lead_id=lead.pk)
+        .select_related("by", "owner_position")
+        .order_by("at", "id")
+    )
+
+
+# --- activities --------------------------------------------------------------------------------
+
+
+def activities_for(
+    *,
+    user: Any,
+    lead: Any = None,
+    account: Any = None,
+    contact: Any = None,
+    opportunity: Any = None,
+    filters: dict[str, Any] | None = None,
+) -> QuerySet[Activity]:
+    """Activities the user may see, on one record (or all of them), newest first."""
+    qs = Activity.objects.visible_to(user).select_related(
+        "owner_position", "owner_position__holder", "created_by", "lead", "opportunity", "account"
+    )
+    if lead is not None:
+        qs = qs.filter(lead_id=lead.pk)
+    if opportunity is not None:
+        qs = qs.filter(opportunity_id=opportunity.pk)
+    if contact is not None:
+        qs = qs.filter(contact_id=contact.pk)
+    if account is not None:
+        qs = qs.filter(account_id=account.pk)
+    f = _filters(filters)
+    if "kind" in f:
+        qs = qs.filter(kind__in=_csv(f["kind"]))
+    if "owner" in f:
+        qs = qs.filter(_id_filter("owner_position_id", f["owner"]))
+    if str(f.get("open", "")).lower() in ("1", "true", "yes"):
+        qs = qs.filter(done_at__isnull=True)
+    return qs.order_by("-occurred_at", "-id")
+
+
+def activity_get(*, user: Any, pk: Any, action: str = "view") -> Activity:
+    if _int(pk) is None:
+        raise Activity.DoesNotExist
+    return Activity.objects.visible_to(user, action).get(pk=pk)
+
+
+def tasks_open(*, user: Any) -> QuerySet[Activity]:
+    """The user's own open tasks, soonest due first."""
+    return (
+        Activity.objects.visible_to(user)
+        .filter(
+            kind="task", done_at__isnull=True, owner_position__holder_id=getattr(user, "pk", None)
+        )
+        .select_related("lead", "opportunity", "account", "contact")
+        .order_by("due_at", "id")
+    )
+
+
+# --- prospect lists ----------------------------------------------------------------------------
+
+
+def prospect_lists(*, user: Any, action: str = "view") -> QuerySet[ProspectList]:
+    from django.db.models import Count
+
+    return (
+        ProspectList.objects.visible_to(user, action)
+        .select_related("owner_position", "owner_position__holder")
+        .annotate(member_count=Count("members"))
+        .order_by("name", "id")
+    )
+
+
+def prospect_list_get(*, user: Any, pk: Any, action: str = "view") -> ProspectList:
+    if _int(pk) is None:
+        raise ProspectList.DoesNotExist
+    return (
+        ProspectList.objects.visible_to(user, action)
+        .select_related("owner_position", "owner_position__holder")
+        .get(pk=pk)
+    )
+
+
+def prospect_list_members(
+    *, user: Any, prospect_list: ProspectList
+) -> QuerySet[ProspectListMember]:
+    """Members whose lead the user may see."""
+    return (
+        ProspectListMember.objects.filter(
+            prospect_list=prospect_list,
+            lead_id__in=Lead.objects.visible_to(user).values("id"),
+        )
+        .select_related("lead", "lead__owner_position", "added_by")
+        .order_by("-added_at", "-id")
+    )
+
+
+# --- campaigns, referrals, complaints, surveys -------------------------------------------------
+
+
+def campaigns_list(
+    *, user: Any, q: str = "", filters: dict[str, Any] | None = None
+) -> QuerySet[Campaign]:
+    from django.db.models import Count
+
+    qs = (
+        Campaign.objects.visible_to(user)
+        .select_related("owner_position")
+        .annotate(lead_count=Count("leads", distinct=True))
+    )
+    f = _filters(filters)
+    if "status" in f:
+        qs = qs.filter(status__in=_csv(f["status"]))
+    if "kind" in f:
+        qs = qs.filter(kind__in=_csv(f["kind"]))
+    if "external_id" in f:
+        qs = qs.filter(external_id=f["external_id"])
+    if q:
+        qs = qs.filter(name__icontains=q)
+    return qs.order_by("-start_date", "name", "id")
+
+
+def campaign_get(*, user: Any, pk: Any, action: str = "view") -> Campaign:
+    if _int(pk) is None:
+        raise Campaign.DoesNotExist
+    return Campaign.objects.visible_to(user, action).get(pk=pk)
+
+
+def referrals_list(*, user: Any, filters: dict[str, Any] | None = None) -> QuerySet[Referral]:
+    qs = Referral.objects.visible_to(user).select_related(
+        "referrer_contact", "referrer_account", "lead", "owner_position"
+    )
+    f = _filters(filters)
+    if "outcome" in f:
+        qs = qs.filter(outcome__in=_csv(f["outcome"]))
+    return qs.order_by("-created_at", "-id")
+
+
+def referral_get(*, user: Any, pk: Any, action: str = "view") -> Referral:
+    if _int(pk) is None:
+        raise Referral.DoesNotExist
+    return Referral.objects.visible_to(user, action).get(pk=pk)
+
+
+def complaints_list(
+    *, user: Any, q: str = "", filters: dict[str, Any] | None = None
+) -> QuerySet[Complaint]:
+    qs = Complaint.objects.visible_to(user).select_related(
+        "account", "contact", "owner_position", "owner_position__holder"
+    )
+    f = _filters(filters)
+    if "status" in f:
+        qs = qs.filter(status__in=_csv(f["status"]))
+    elif str(f.get("open", "")).lower() in ("1", "true", "yes"):
+        qs = qs.exclude(status=ComplaintStatus.RESOLVED)
+    if "severity" in f:
+        qs = qs.filter(severity__in=_csv(f["severity"]))
+    if "account" in f:
+        qs = qs.filter(_id_filter("account_id", f["account"]))
+    if "owner" in f:
+        qs = qs.filter(_id_filter("owner_position_id", f["owner"]))
+    if q:
+        qs = qs.filter(Q(subject__icontains=q) | Q(account__name__icontains=q))
+    return qs.order_by("-raised_at", "-id")
+
+
+def complaint_get(*, user: Any, pk: Any, action: str = "view") -> Complaint:
+    if _int(pk) is None:
+        raise Complaint.DoesNotExist
+    return (
+        Complaint.objects.visible_to(user, action).select_related("account", "contact").get(pk=pk)
+    )
+
+
+def surveys_list(
+    *, user: Any, filters: dict[str, Any] | None = None
+) -> QuerySet[SatisfactionResponse]:
+    qs = SatisfactionResponse.objects.visible_to(user).select_related("account", "contact")
+    f = _filters(filters)
+    if "kind" in f:
+        qs = qs.filter(kind__in=_csv(f["kind"]))
+    if "account" in f:
+        qs = qs.filter(_id_filter("account_id", f["account"]))
+    return qs.order_by("-responded_at", "-id")
+
+
+# --- configuration -----------------------------------------------------------------------------
+
+
+def custom_field_definitions(*, entity: str | None = None) -> QuerySet[CustomFieldDefinition]:
+    """Definitions are configuration, readable by every signed-in user (forms need them)."""
+    qs = CustomFieldDefinition.objects.all()
+    return qs.filter(entity=entity) if entity else qs
+
+
+def routing_rules() -> QuerySet[RoutingRule]:
+    return RoutingRule.objects.select_related("team", "region", "last_assigned").prefetch_related(
+        "members__position__holder"
+    )
