@@ -369,7 +369,7 @@ def tasks_open(*, user: Any) -> QuerySet[Activity]:
 # --- prospect lists ----------------------------------------------------------------------------
 
 
-def prospect_lists(*, user: Any, action: str = "view") -> QuerySet[ProspectList]:
+def prospect_lists(*, user: Any, action: str = "view") -> QuerySet:
     from django.db.models import Count
 
     return (
@@ -407,9 +407,7 @@ def prospect_list_members(
 # --- campaigns, referrals, complaints, surveys -------------------------------------------------
 
 
-def campaigns_list(
-    *, user: Any, q: str = "", filters: dict[str, Any] | None = None
-) -> QuerySet[Campaign]:
+def campaigns_list(*, user: Any, q: str = "", filters: dict[str, Any] | None = None) -> QuerySet:
     from django.db.models import Count
 
     qs = (

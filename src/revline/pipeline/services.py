@@ -354,11 +354,11 @@ def opportunity_move_stage(
     opportunity.stage_entered_at = now
     opportunity.probability = stage.probability
     opportunity.forecast_category = stage.forecast_category
-    new_status = {
+    new_status: str = {
         StageKind.OPEN: OpportunityStatus.OPEN,
         StageKind.WON: OpportunityStatus.WON,
         StageKind.LOST: OpportunityStatus.LOST,
-    }[stage.kind]
+    }[StageKind(stage.kind)]
     if new_status != opportunity.status:
         changes["status"] = (opportunity.status, new_status)
     opportunity.status = new_status
@@ -457,7 +457,7 @@ def renewal_create(*, opportunity: Opportunity, by: Any) -> Opportunity:
     if not term:
         raise ValidationError("This deal has no subscription term to renew.")
     start = opportunity.closed_on or timezone.localdate()
-    account_name = opportunity.account.name if opportunity.account_id else opportunity.name
+    account_name = opportunity.account.name if opportunity.account is not None else opportunity.name
     return opportunity_create(
         by=by,
         owner_position=opportunity.owner_position,
