@@ -557,7 +557,42 @@ def competitor_set(*, opportunity: Opportunity, names: list[str], by: Any) -> li
     return competitors
 
 
-try:  # quotes and approvals (revline.pipeline.quoting)
-    from revline.pipeline.quoting import *  # noqa: F403
-except ImportError:  # pragma: no cover - while the module is being written
-    pass
+# Quotes and approvals are written in their own module; every pipeline write is importable here.
+from revline.pipeline.quoting import (  # noqa: E402
+    approval_decide,
+    approval_may_decide,
+    discount_policy,
+    quote_approvers,
+    quote_create,
+    quote_mark_accepted,
+    quote_mark_declined,
+    quote_revise,
+    quote_send,
+    quote_submit,
+)
+
+__all__ = [
+    "StageRequirementsMissing",
+    "approval_decide",
+    "approval_may_decide",
+    "competitor_set",
+    "discount_policy",
+    "missing_requirements",
+    "objection_record",
+    "objection_update",
+    "opportunity_close",
+    "opportunity_create",
+    "opportunity_move_stage",
+    "opportunity_update",
+    "pipeline_default",
+    "pipeline_ensure_default",
+    "quote_approvers",
+    "quote_create",
+    "quote_mark_accepted",
+    "quote_mark_declined",
+    "quote_revise",
+    "quote_send",
+    "quote_submit",
+    "renewal_create",
+    "stage_save",
+]
