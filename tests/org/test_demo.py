@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from io import StringIO
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.apps import apps
@@ -36,6 +37,12 @@ def email_of(full_name):
 @pytest.fixture
 def demo(monkeypatch):
     monkeypatch.setenv("REVLINE_DEMO_PASSWORD", PASSWORD)
+    # These tests are about the organisation: the command's second half (the Maven pipeline and
+    # the CRM data, several seconds per load) is covered once per module in tests/crm/test_demo.py.
+    monkeypatch.setattr(
+        "revline.core.management.commands.demo.load_demo_crm",
+        lambda: SimpleNamespace(created={}),
+    )
     out = StringIO()
     call_command("demo", stdout=out)
     return out.getvalue()

@@ -63,15 +63,15 @@ def test_cockpit_lists_the_responsibilities_of_the_users_role(client, role):
 def test_capability_links_when_built_and_says_planned_otherwise(client):
     template_with(
         RoleType.AE,
-        [("Know the organisation", "org.chart", ""), ("Work the pipeline", "pipeline.board", "")],
+        [("Know the organisation", "org.chart", ""), ("Forecast the quarter", "planning.forecast", "")],
     )
     body = home(client, make_position(RoleType.AE).holder)
     chart = body[body.index("Know the organisation") :]
     chart = chart[: chart.index("</li>")]
     assert f'href="{reverse("web:org_chart")}"' in chart
-    board = body[body.index("Work the pipeline") :]
+    board = body[body.index("Forecast the quarter") :]
     board = board[: board.index("</li>")]
-    assert "Pipeline board" in board and "planned" in board and "href" not in board
+    assert "Forecast" in board and "planned" in board and "href" not in board
 
 
 def test_kpis_show_not_measured_yet_except_headcount_which_is_live(client):
@@ -200,14 +200,14 @@ def test_navigation_lists_role_capabilities_that_have_a_screen(client, monkeypat
         RoleType.SDR,
         [
             ("Work the leads", "crm.leads", ""),
-            ("Qualify", "crm.lead_queue", ""),  # planned: no URL yet
+            ("Forecast", "planning.forecast", ""),  # planned: no URL yet
             ("Peek at the system", "system.status", ""),
         ],
     )
     body = home(client, make_position(RoleType.SDR).holder)
     sidebar = body[body.index('<aside class="sidebar"') : body.index("</aside>")]
     assert "Your workspace" in sidebar and ">Leads</span>" in sidebar
-    assert "SDR lead queue" not in sidebar
+    assert ">Forecast</span>" not in sidebar
     assert f'href="{reverse("web:system_status")}"' not in sidebar
 
 

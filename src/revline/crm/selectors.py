@@ -504,3 +504,21 @@ def routing_rules() -> QuerySet[RoutingRule]:
     return RoutingRule.objects.select_related("team", "region", "last_assigned").prefetch_related(
         "members__position__holder"
     )
+
+
+def handoff_targets(*, user: Any) -> QuerySet:
+    """The filled selling positions ``user`` may hand a sales-qualified lead to: those they see
+    in the org chart, and those in their own unit (below their solid-line manager), where the
+    AEs an SDR's leads go to usually sit. The web form and the API both offer exactly these."""
+    from revline.crm.services import SELLING_ROLES
+    from revline.org.models import Position, PositionClosure
+    from revline.org.visibility import position_visibility_q
+
+    managers = Position.objects.filter(holder_id=getattr(user, "pk", None)).values("reports_to_id")
+    unit = PositionClosure.objects.filter(ancestor_id__in=managers).values("descendant_id")
+    return (
+        Position.objects.filter(position_visibility_q(user, "view") | Q(id__in=unit))
+        .filter(role__in=list(SELLING_ROLES), holder__isnull=False, holder__is_active=True)
+        .select_related("holder")
+        .order_by("title", "id")
+    )

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from revline.core.services import audit_event_record, diff_fields
 from revline.org.choices import LineKind, RoleType
+from revline.org.visibility import roles_changed
 from revline.org.models import (
     ApiToken,
     DottedLine,
@@ -196,6 +197,8 @@ def position_update(
     if changes:
         position.full_clean(exclude=["holder", "reports_to"])
         position.save()
+        if "role" in changes:
+            roles_changed()
         audit_event_record(actor=by, action="position.update", instance=position, changes=changes)
     return position
 
@@ -296,6 +299,7 @@ def position_assign_holder(*, position: Position, holder: User | None, by: Any) 
     PositionHolding.objects.filter(position=position, ended_at__isnull=True).update(ended_at=now)
     position.holder = holder
     position.save(update_fields=["holder", "updated_at"])
+    roles_changed()
     if holder is not None:
         PositionHolding.objects.create(position=position, user=holder, started_at=now)
     audit_event_record(
@@ -329,6 +333,7 @@ def position_delete(*, position: Position, by: Any) -> None:
         )
     audit_event_record(actor=by, action="position.delete", instance=position)
     position.delete()
+    roles_changed()
     closure_rebuild()
 
 

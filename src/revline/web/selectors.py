@@ -76,7 +76,15 @@ class Navigation:
     is_admin: bool = False
 
 
-MAIN_ITEMS = [NavItem("Home", "web:home", "home"), NavItem("Org chart", "web:org_chart", "org")]
+MAIN_ITEMS = [
+    NavItem("Home", "web:home", "home"),
+    NavItem("Accounts", "web:accounts", "briefcase"),
+    NavItem("Contacts", "web:contacts", "user"),
+    NavItem("Leads", "web:leads", "funnel"),
+    NavItem("Opportunities", "web:opportunities", "target"),
+    NavItem("Board", "web:board", "pipeline"),
+    NavItem("Org chart", "web:org_chart", "org"),
+]
 ADMIN_ITEMS = [
     NavItem("Organisation admin", "web:org_admin", "settings"),
     NavItem("Role templates", "web:role_templates", "template"),

@@ -71,7 +71,11 @@ class Account(OrgScopedModel, TimeStampedModel):
 
     class Meta:
         ordering = ["name", "id"]
-        indexes = [models.Index(fields=["owner_position", "id"])]
+        indexes = [
+            models.Index(fields=["owner_position", "id"]),
+            # the account list's default order, so a page is an index range (bench/api_crm.py)
+            models.Index(fields=["name", "id"]),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -97,7 +101,11 @@ class Contact(OrgScopedModel, TimeStampedModel):
 
     class Meta:
         ordering = ["last_name", "first_name", "id"]
-        indexes = [models.Index(fields=["owner_position", "id"])]
+        indexes = [
+            models.Index(fields=["owner_position", "id"]),
+            # the contact list's default order (bench/api_crm.py)
+            models.Index(fields=["last_name", "id"]),
+        ]
 
     @property
     def name(self) -> str:

@@ -1,7 +1,9 @@
-"""``revline demo``: load the demo organisation (and, as later apps land, their demo data)."""
+"""``revline demo``: load the demo organisation, then the Maven pipeline with the CRM data
+generated on top of it (and, as later apps land, their demo data)."""
 
 from django.core.management.base import BaseCommand
 
+from revline.crm.demo import load_demo_crm
 from revline.org.demo import demo_password, load_demo_org
 
 
@@ -20,6 +22,14 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write("Demo organisation already loaded: nothing to change.")
+        sales = load_demo_crm()
+        if sales.created:
+            counts = ", ".join(f"{n:,} {label}" for label, n in sales.created.items())
+            self.stdout.write(
+                self.style.SUCCESS(f"Demo pipeline and CRM data loaded: {counts} created.")
+            )
+        else:
+            self.stdout.write("Demo pipeline and CRM data already loaded: nothing to change.")
         self.stdout.write(f"\nEvery demo user's password: {demo_password()}")
         self.stdout.write("Log in as, for example:")
         width = max(len(label) for label in result.logins) if result.logins else 0
