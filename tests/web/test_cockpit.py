@@ -63,7 +63,10 @@ def test_cockpit_lists_the_responsibilities_of_the_users_role(client, role):
 def test_capability_links_when_built_and_says_planned_otherwise(client):
     template_with(
         RoleType.AE,
-        [("Know the organisation", "org.chart", ""), ("Forecast the quarter", "planning.forecast", "")],
+        [
+            ("Know the organisation", "org.chart", ""),
+            ("Forecast the quarter", "planning.forecast", ""),
+        ],
     )
     body = home(client, make_position(RoleType.AE).holder)
     chart = body[body.index("Know the organisation") :]

@@ -18,7 +18,6 @@ from django.utils import timezone
 
 from revline.core.services import audit_event_record, diff_fields
 from revline.org.choices import LineKind, RoleType
-from revline.org.visibility import roles_changed
 from revline.org.models import (
     ApiToken,
     DottedLine,
@@ -33,6 +32,7 @@ from revline.org.models import (
     Team,
     User,
 )
+from revline.org.visibility import roles_changed
 
 # --- the closure table -------------------------------------------------------------------------
 

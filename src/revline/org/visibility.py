@@ -19,6 +19,7 @@ Inactive and anonymous users see nothing.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
@@ -157,10 +158,8 @@ def held_roles(user: Any) -> frozenset[str]:
     from revline.org.models import Position
 
     roles = frozenset(Position.objects.filter(holder_id=user.pk).values_list("role", flat=True))
-    try:
+    with contextlib.suppress(AttributeError):  # an object that takes no attributes: no cache
         setattr(user, ROLES_CACHE, (_roles_generation[0], roles))
-    except AttributeError:  # an object that takes no attributes: just don't cache
-        pass
     return roles
 
 
