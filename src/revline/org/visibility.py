@@ -157,7 +157,9 @@ def held_roles(user: Any) -> frozenset[str]:
         return cached[1]
     from revline.org.models import Position
 
-    roles = frozenset(Position.objects.filter(holder_id=user.pk).values_list("role", flat=True))
+    roles = frozenset(
+        Position.objects.filter(holder_id=user.pk).order_by().values_list("role", flat=True)
+    )
     with contextlib.suppress(AttributeError):  # an object that takes no attributes: no cache
         setattr(user, ROLES_CACHE, (_roles_generation[0], roles))
     return roles
