@@ -4,7 +4,7 @@ Names other modules link to: ``home``, ``login``, ``logout``, ``password_change`
 ``org_chart``, ``position_detail`` (pk), ``org_admin``, ``role_templates``, ``system_status``.
 """
 
-from revline.web.views import account, cockpit, crm, org, org_admin, pipeline, system
+from revline.web.views import account, cockpit, crm, crm_import, org, org_admin, pipeline, system
 
 app_name = "web"
 urlpatterns = [
@@ -14,5 +14,6 @@ urlpatterns = [
     *org_admin.urlpatterns,
     *system.urlpatterns,
     *crm.urlpatterns,
+    *crm_import.urlpatterns,
     *pipeline.urlpatterns,
 ]
