@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 from revline.core.models import TimeStampedModel
 from revline.crm.choices import (
@@ -26,7 +27,13 @@ class Lead(OrgScopedModel, TimeStampedModel):
 
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
-    email = models.EmailField(blank=True, db_index=True)
+    # Indexes are declared in Meta: a lead table takes bulk imports of millions of rows, so it
+    # carries no index a composite already covers, no pattern-ops twins, and partial indexes on
+    # links that are mostly empty (bench/import_leads.py measures what each costs).
+    owner_position = models.ForeignKey(
+        "org.Position", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    email = models.EmailField(blank=True)
     phone = models.CharField(max_length=50, blank=True)
     title = models.CharField(max_length=150, blank=True)
     company = models.CharField(max_length=200, blank=True)
@@ -34,7 +41,12 @@ class Lead(OrgScopedModel, TimeStampedModel):
     employees = models.PositiveIntegerField(null=True, blank=True)
     annual_revenue = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
     region = models.ForeignKey(
-        "org.Region", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "org.Region",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     country = models.CharField(max_length=100, blank=True)
     account = models.ForeignKey(
@@ -44,31 +56,50 @@ class Lead(OrgScopedModel, TimeStampedModel):
         on_delete=models.SET_NULL,
         related_name="leads",
         help_text="Set when the lead works at a known account (cross-sell prospects).",
+        db_index=False,
     )
 
-    status = models.CharField(
-        max_length=20, choices=LeadStatus.choices, default=LeadStatus.NEW, db_index=True
-    )
+    status = models.CharField(max_length=20, choices=LeadStatus.choices, default=LeadStatus.NEW)
     disqualify_reason = models.CharField(
         max_length=20, choices=DisqualifyReason.choices, blank=True
     )
     disqualify_note = models.CharField(max_length=255, blank=True)
     source = models.CharField(max_length=20, choices=LeadSource.choices, default=LeadSource.OTHER)
     source_name = models.CharField(
-        max_length=100, blank=True, db_index=True, help_text="The import or data set it came from."
+        max_length=100, blank=True, help_text="The import or data set it came from."
     )
     campaign = models.ForeignKey(
-        "crm.Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
+        "crm.Campaign",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="leads",
+        db_index=False,
     )
 
     generated_by = models.ForeignKey(
-        "org.Position", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "org.Position",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     qualified_by = models.ForeignKey(
-        "org.Position", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "org.Position",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     received_by = models.ForeignKey(
-        "org.Position", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "org.Position",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
 
     # BANT qualification
@@ -86,23 +117,43 @@ class Lead(OrgScopedModel, TimeStampedModel):
     handed_over_at = models.DateTimeField(null=True, blank=True)
     converted_at = models.DateTimeField(null=True, blank=True)
     converted_account = models.ForeignKey(
-        "crm.Account", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "crm.Account",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     converted_contact = models.ForeignKey(
-        "crm.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "crm.Contact",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     converted_opportunity = models.ForeignKey(
-        "pipeline.Opportunity", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "pipeline.Opportunity",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     outcome = models.BooleanField(
         null=True, blank=True, help_text="Known historical result (imported leads), for scoring."
     )
 
-    external_id = models.CharField(max_length=100, blank=True, db_index=True)
+    external_id = models.CharField(max_length=100, blank=True)
     custom = models.JSONField(default=dict, blank=True)
     is_generated = models.BooleanField(default=False)
     merged_into = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
 
     class Meta:
@@ -110,6 +161,28 @@ class Lead(OrgScopedModel, TimeStampedModel):
         indexes = [
             models.Index(fields=["owner_position", "id"]),
             models.Index(fields=["status", "id"]),
+            models.Index(fields=["email"], name="crm_lead_email"),
+            models.Index(fields=["external_id"], name="crm_lead_external_id"),
+            models.Index(fields=["source_name"], name="crm_lead_source_name"),
+            *[
+                models.Index(
+                    fields=[link],
+                    name=f"crm_lead_{link}",
+                    condition=Q(**{f"{link}__isnull": False}),
+                )
+                for link in (
+                    "region",
+                    "account",
+                    "campaign",
+                    "generated_by",
+                    "qualified_by",
+                    "received_by",
+                    "converted_account",
+                    "converted_contact",
+                    "converted_opportunity",
+                    "merged_into",
+                )
+            ],
         ]
 
     @property
