@@ -166,3 +166,49 @@ def test_merging_needs_change_rights(client, org):
         {"entity": "lead", "keep": mine.pk, "merge": [theirs.pk]},
     )
     assert Lead.objects.filter(merged_into__isnull=False).count() == 0
+
+
+def test_add_by_import_puts_the_files_leads_on_the_prospect_list(
+    client, org, django_capture_on_commit_callbacks
+):
+    from revline.crm import services
+
+    plist = services.prospect_list_create(by=org["ae1"].holder, name="Imported prospects")
+    existing = make_lead(org["ae1"], email="b@x.test")
+    make_lead(org["ae1"], email="not-in-file@x.test")
+    login(client, org["ae1"])
+    page = client.get(reverse("web:import_new") + f"?list={plist.pk}").content.decode()
+    assert f'<option value="{plist.pk}" selected>' in page
+    body = b"Email,Surname\na@x.test,Able\nb@x.test,Baker\n"
+    response = client.post(
+        reverse("web:import_new"),
+        {
+            "entity": "lead",
+            "file": SimpleUploadedFile("people.csv", body, content_type="text/csv"),
+            "owner_position": org["ae1"].pk,
+            "duplicate_policy": "skip",
+            "mode": "keep_good",
+            "prospect_list": plist.pk,
+        },
+    )
+    job = ImportJob.objects.get()
+    assert response.status_code == 302 and job.prospect_list == plist
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("web:import_detail", args=[job.pk]),
+            {"col_0": "email", "col_1": "last_name", "action": "import"},
+        )
+    job.refresh_from_db()
+    assert job.status == ImportStatus.DONE and (job.created, job.skipped) == (1, 1)
+    members = set(plist.members.values_list("lead__email", flat=True))
+    assert members == {"a@x.test", "b@x.test"}
+    assert plist.members.get(lead=existing).how == "import"
+
+
+def test_add_by_import_refuses_a_list_the_user_cannot_change(client, org):
+    from revline.crm import services
+
+    plist = services.prospect_list_create(by=org["ae3"].holder, name="Someone else's")
+    login(client, org["ae1"])
+    response = start(client, org, prospect_list=plist.pk)
+    assert response.status_code == 200 and not ImportJob.objects.exists()

@@ -75,6 +75,7 @@ class ImportJobOut(Schema):
     create_custom_fields: bool
     source_name: str
     owner_position: int
+    prospect_list: int | None = Field(None, alias="prospect_list_id")
     mapping: dict[str, str]
     rows_total: int
     rows_done: int
@@ -122,6 +123,9 @@ class ImportIn(Schema):
     custom_fields: bool = Field(False, description="Unmapped columns become custom fields.")
     source_name: str = Field("", max_length=100)
     owner: int | None = Field(None, description="Position id owning rows that name no owner.")
+    prospect_list: int | None = Field(
+        None, description="Lead imports: a prospect list (id) every lead of the file joins."
+    )
     missing: str = Field(
         "", description="JSON list of values meaning 'missing' (default: '', NA, N/A, ...)."
     )
@@ -223,6 +227,15 @@ def import_create(request: HttpRequest, file: File[UploadedFile], payload: Form[
             raise ValidationError({"owner": f"Unknown position {payload.owner}."})
     else:
         owner = importer.import_default_owner(user=user)
+    prospect_list = None
+    if payload.prospect_list is not None:
+        from revline.crm.selectors import prospect_lists
+
+        prospect_list = (
+            prospect_lists(user=user, action="change").filter(pk=payload.prospect_list).first()
+        )
+        if prospect_list is None:
+            raise ValidationError({"prospect_list": f"Unknown list {payload.prospect_list}."})
     path = importer.upload_store(name=file.name or "upload.csv", chunks=file.chunks())
     with transaction.atomic():
         job = importer.import_job_create(
@@ -239,6 +252,7 @@ def import_create(request: HttpRequest, file: File[UploadedFile], payload: Form[
             create_custom_fields=payload.custom_fields,
             source_name=payload.source_name,
             missing_values=[str(v) for v in missing] if missing is not None else None,
+            prospect_list=prospect_list,
         )
         importer.import_job_start(job=job)
     return Status(202, job)

@@ -713,9 +713,11 @@ def import_job_create(
     create_custom_fields: bool = False,
     source_name: str = "",
     missing_values: list[str] | tuple[str, ...] | None = None,
+    prospect_list: Any = None,
 ) -> ImportJob:
     """A pending import of ``file_path``. Without a ``mapping``, the one saved for this file
-    shape is used, else one suggested from the column names; a given mapping is checked."""
+    shape is used, else one suggested from the column names; a given mapping is checked.
+    ``prospect_list`` (lead imports): the list every lead of the file joins once it is in."""
     if entity not in ImportEntity.values:
         raise ValidationError({"entity": f"Unknown entity {entity!r}."})
     if duplicate_policy not in DuplicatePolicy.values:
@@ -724,6 +726,13 @@ def import_job_create(
         raise ValidationError({"mode": f"Unknown mode {mode!r}."})
     if not isinstance(owner_position, Position):
         raise ValidationError({"owner_position": "Choose the position that owns the records."})
+    if prospect_list is not None:
+        from revline.crm.models import ProspectList
+
+        if entity != ImportEntity.LEAD:
+            raise ValidationError({"prospect_list": "Only leads go on a prospect list."})
+        if not ProspectList.objects.visible_to(by, "change").filter(pk=prospect_list.pk).exists():
+            raise ValidationError({"prospect_list": "You may not add to that prospect list."})
     if not assignable_positions(by).filter(pk=owner_position.pk).exists():
         raise ValidationError(
             {"owner_position": "You may only import records for your positions or those below."}
@@ -748,6 +757,7 @@ def import_job_create(
         create_custom_fields=create_custom_fields,
         source_name=source_name.strip()[:100],
         owner_position=owner_position,
+        prospect_list=prospect_list,
         created_by=by if getattr(by, "pk", None) else None,
     )
     return job
@@ -803,6 +813,7 @@ def import_job_copy(*, job: ImportJob, by: Any, dry_run: bool = False) -> Import
         create_custom_fields=job.create_custom_fields,
         source_name=job.source_name,
         missing_values=job_options(job).get("missing"),
+        prospect_list=job.prospect_list,
     )
 
 
@@ -818,6 +829,9 @@ def import_job_run(*, job: ImportJob, progress: ProgressCallback | None = None) 
         return job
     try:
         _Run(job, progress).run()
+        job.refresh_from_db()
+        if job.prospect_list_id and job.status == ImportStatus.DONE and not job.dry_run:
+            _add_to_prospect_list(job)
     except Exception as exc:
         logger.exception("import %s failed", job.pk)
         ImportJob.objects.filter(pk=job.pk).update(
@@ -829,6 +843,41 @@ def import_job_run(*, job: ImportJob, progress: ProgressCallback | None = None) 
         raise
     job.refresh_from_db()
     return job
+
+
+def _add_to_prospect_list(job: ImportJob) -> int:
+    """Put every lead of ``job``'s file on its prospect list: the leads its rows created or
+    matched, found again by the file's source ids and e-mail addresses among the leads the
+    importing user may see. Returns how many joined the list."""
+    from revline.crm.models import Lead
+    from revline.crm.services import prospect_list_add
+
+    columns = job_columns(job)
+    id_columns = [c for c, f in columns.items() if f == "external_id"]
+    email_columns = [c for c, f in columns.items() if f == "email"]
+    if not (id_columns or email_columns):
+        return 0
+    ids: set[str] = set()
+    emails: set[str] = set()
+    with open(job.file_path, newline="", encoding=_encoding(Path(job.file_path))) as fh:
+        for row in csv.DictReader(fh, delimiter=job.delimiter or ","):
+            ids.update((row.get(c) or "").strip() for c in id_columns)
+            emails.update((row.get(c) or "").strip().lower() for c in email_columns)
+    ids.discard("")
+    emails.discard("")
+    visible = Lead.objects.visible_to(job.created_by).filter(merged_into__isnull=True)
+    found: set[int] = set()
+    for chunk in _chunks(sorted(ids), 5000):
+        found.update(visible.filter(external_id__in=chunk).values_list("id", flat=True))
+    for chunk in _chunks(sorted(emails), 5000):
+        found.update(visible.filter(email__in=chunk).values_list("id", flat=True))
+    added = prospect_list_add(
+        prospect_list=job.prospect_list, leads=sorted(found), by=job.created_by, how="import"
+    )
+    ImportJob.objects.filter(pk=job.pk).update(
+        message=(job.message + f" {added:,} lead(s) added to the list {job.prospect_list}.").strip()
+    )
+    return added
 
 
 # --- the run -------------------------------------------------------------------------------------

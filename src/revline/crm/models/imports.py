@@ -45,6 +45,14 @@ class ImportJob(TimeStampedModel):
         related_name="+",
         help_text="Owner of the imported records when the file names none.",
     )
+    prospect_list = models.ForeignKey(
+        "crm.ProspectList",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Lead imports: add every lead of the file (new or matched) to this list.",
+    )
     status = models.CharField(
         max_length=10, choices=ImportStatus.choices, default=ImportStatus.PENDING, db_index=True
     )

@@ -79,9 +79,18 @@ class ImportUploadForm(forms.Form):
         initial=", ".join(v for v in importer.DEFAULT_MISSING if v),
         help_text="Comma-separated; blank cells are always missing.",
     )
+    prospect_list = forms.ModelChoiceField(
+        label="Add the leads to the prospect list",
+        queryset=None,
+        required=False,
+        help_text="Every lead of the file, new or matched, joins the list.",
+    )
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        from revline.crm.selectors import prospect_lists
+
+        self.fields["prospect_list"].queryset = prospect_lists(user=user, action="change")
         positions = importer.assignable_positions(user).select_related("holder")
         field = self.fields["owner_position"]
         field.queryset = positions.order_by("title", "id")
@@ -145,7 +154,10 @@ def import_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def import_new(request: HttpRequest) -> HttpResponse:
-    form = ImportUploadForm(request.POST or None, request.FILES or None, user=request.user)
+    initial = {"prospect_list": request.GET.get("list")} if request.GET.get("list") else None
+    form = ImportUploadForm(
+        request.POST or None, request.FILES or None, user=request.user, initial=initial
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         upload = data["file"]
@@ -164,6 +176,7 @@ def import_new(request: HttpRequest) -> HttpResponse:
                 create_custom_fields=data["create_custom_fields"],
                 source_name=data["source_name"],
                 missing_values=form.missing_values(),
+                prospect_list=data.get("prospect_list"),
             )
         except ValidationError as error:
             path.unlink(missing_ok=True)
