@@ -100,9 +100,12 @@
   }
 
   document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.target && event.target.id === "board") dragged = null;
+  });
+  // After settling (htmx gives the new board its classes then): a refused move brings the
+  // card, back in its column, into view with its form ready.
+  document.addEventListener("htmx:afterSettle", function (event) {
     if (!event.target || event.target.id !== "board") return;
-    dragged = null;
-    // A refused move: bring the card, back in its column, into view with its form ready.
     var refused = event.target.querySelector(".pl-card.is-refused");
     if (refused) {
       refused.scrollIntoView({ block: "nearest", behavior: "smooth" });
