@@ -385,3 +385,36 @@ def test_lead_assign_keeps_history(sales_org):
     last = LeadStatusChange.objects.filter(lead=lead).last()
     assert last.owner_position == sales_org["sdr"]
     assert Lead.objects.visible_to(sales_org["sdr"].holder).filter(pk=lead.pk).exists()
+
+
+class TestImplicitAccountAccess:
+    """Rule 6 of the predicate: a deal (or complaint) lends view access to its account."""
+
+    def test_deal_owner_and_managers_view_the_account_but_cannot_change_it(self, sales_org):
+        from revline.crm.models import Account
+        from revline.org.visibility import can
+        from tests.crm.factories import make_opportunity
+
+        account = make_account(sales_org["ae3"], name="Shared Co")  # Manager 2's rep owns it
+        assert not can(sales_org["ae1"].holder, "view", account)
+        make_opportunity(sales_org["ae1"], account=account)
+        for viewer in ("ae1", "m1", "vp"):
+            user = sales_org[viewer].holder
+            assert can(user, "view", account), viewer
+            assert Account.objects.visible_to(user).filter(pk=account.pk).exists()
+        assert not can(sales_org["ae1"].holder, "change", account)
+        for outsider in ("ae2", "sdr", "m2"):
+            if outsider == "m2":  # Manager 2 sees it as the owner's manager anyway
+                assert can(sales_org[outsider].holder, "view", account)
+            else:
+                assert not can(sales_org[outsider].holder, "view", account), outsider
+
+    def test_complaint_owner_views_the_account(self, sales_org):
+        from revline.org.visibility import can
+
+        account = make_account(sales_org["ae3"])
+        assert not can(sales_org["cs"].holder, "view", account)
+        services.complaint_create(
+            by=None, owner_position=sales_org["cs"], account=account, subject="Late"
+        )
+        assert can(sales_org["cs"].holder, "view", account)

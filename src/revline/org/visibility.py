@@ -12,7 +12,9 @@ A record owned by position P is visible to
    editing);
 3. members of P's team when the team shares records (view only);
 4. org-wide roles for the model's domain (``ORG_WIDE_ACCESS``);
-5. superusers.
+5. superusers;
+6. (view only) holders who see, by rules 1, 3 or 4, a record that lends its parent view access: a model
+   names such children in ``visible_through`` (an account, for its deals and complaints).
 Editing (``change``) follows rules 1, 2 (change shares), 4 (where the table grants change) and 5.
 Inactive and anonymous users see nothing.
 """
@@ -184,9 +186,34 @@ def record_visibility_q(user: Any, action: str, model: type[Model]) -> Q:
     shares = RecordShare.objects.filter(content_type=ct, position__holder_id=user.pk)
     if action == CHANGE:
         shares = shares.filter(access=CHANGE)
-    return Q(owner_position_id__in_subquery=record_owner_positions(user, action, domain)) | Q(
+    q = Q(owner_position_id__in_subquery=record_owner_positions(user, action, domain)) | Q(
         pk__in_subquery=shares.values("object_id")
     )
+    if action == VIEW:
+        q |= _implicit_parent_q(user, model)
+    return q
+
+
+def _implicit_parent_q(user: Any, model: type[Model]) -> Q:
+    """Rule 6: the records a model lists in ``visible_through`` lend view access to their
+    parent. Whoever sees a deal through the hierarchy (its owner and the owner's managers) may
+    view the deal's account, even when someone else owns the account."""
+    from django.apps import apps
+
+    q = Q()
+    for label, link in getattr(model, "visible_through", ()):
+        child = apps.get_model(label)
+        child_domain = getattr(child, "visibility_domain", Domain.REVENUE)
+        parents = (
+            child._default_manager.filter(
+                owner_position_id__in_subquery=record_owner_positions(user, VIEW, child_domain),
+                **{f"{link}__isnull": False},
+            )
+            .order_by()
+            .values(link)
+        )
+        q |= Q(pk__in_subquery=parents)
+    return q
 
 
 def position_visibility_q(user: Any, action: str) -> Q:

@@ -38,6 +38,9 @@ class Account(OrgScopedModel, TimeStampedModel):
     """A company: prospect, customer or partner. Subsidiaries point at their ``parent``."""
 
     visibility_domain = Domain.REVENUE
+    # Whoever sees one of the account's deals or complaints through the hierarchy may view it
+    # (org.visibility, rule 6): an AE working a deal on a colleague's account sees the account.
+    visible_through = (("pipeline.Opportunity", "account"), ("crm.Complaint", "account"))
 
     name = models.CharField(max_length=200)
     normalized_name = models.CharField(max_length=200, db_index=True, editable=False)
