@@ -142,7 +142,7 @@ def test_import_link_only_when_the_import_page_exists(client, sales_org, plist):
 
     response = login(client, sales_org["bdr"]).get(url("prospect_list_detail", plist.pk))
     try:
-        expected = reverse("web:import_start")
+        expected = reverse("web:import_new")
     except NoReverseMatch:
         expected = None
     assert response.context["import_url"] == expected

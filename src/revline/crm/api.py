@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import transaction
-from django.db.models import F, Model, Q, QuerySet
+from django.db.models import Exists, F, Model, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from ninja.errors import ValidationError as NinjaValidationError
@@ -202,6 +202,20 @@ def query_filters(request: HttpRequest, filters: Schema, *, skip: tuple[str, ...
         {k: v for k, v in request.GET.items() if k.startswith("cf_") and v not in (None, "")}
     )
     return values
+
+
+def with_account_visible(queryset: QuerySet, user: Any) -> QuerySet:
+    """Rows annotated with ``account_visible``: the schemas name an account only when the caller
+    sees it (a contact, a complaint or an answer may point to one outside their view)."""
+    visible = selectors.accounts_visible(user=user).filter(pk=OuterRef("account_id"))
+    return queryset.annotate(account_visible=Exists(visible))
+
+
+def contact_out(request: HttpRequest, pk: int) -> Contact:
+    """One contact as the caller sees it (``selectors.contact_get``, with ``account_visible``)."""
+    return with_account_visible(selectors.contacts_visible(user=request.auth), request.auth).get(
+        pk=pk
+    )
 
 
 # --- references: who may, and what the ids in a body point to -----------------------------------
@@ -396,8 +410,9 @@ def contacts_list(request: HttpRequest, filters: Query[ContactFilters]):
     return counted(
         request,
         Contact,
-        lambda user: selectors.contacts_list(
-            user=user, q=filters.q.strip(), filters=f, order=filters.order
+        lambda user: with_account_visible(
+            selectors.contacts_list(user=user, q=filters.q.strip(), filters=f, order=filters.order),
+            user,
         ),
     )
 
@@ -413,7 +428,7 @@ def contact_create(request: HttpRequest, payload: ContactIn):
     owner = owner_ref(request, Contact, data.pop("owner")) or default_owner(request)
     data["account"] = account_ref(request, data["account"])
     contact = services.contact_create(by=request.auth, owner_position=owner, **data)
-    return Status(201, selectors.contact_get(user=request.auth, pk=contact.pk))
+    return Status(201, contact_out(request, contact.pk))
 
 
 @router.get(
@@ -423,7 +438,7 @@ def contact_create(request: HttpRequest, payload: ContactIn):
     summary="One contact",
 )
 def contact_detail(request: HttpRequest, contact_id: int):
-    return selectors.contact_get(user=request.auth, pk=contact_id)
+    return contact_out(request, contact_id)
 
 
 @router.patch(
@@ -436,7 +451,7 @@ def contact_update(request: HttpRequest, contact_id: int, payload: ContactPatch)
     contact = to_change(request, selectors.contact_get, contact_id)
     changes = _changes(payload, request, Contact, {"account": account_ref})
     services.contact_update(contact=contact, by=request.auth, **changes)
-    return selectors.contact_get(user=request.auth, pk=contact.pk)
+    return contact_out(request, contact.pk)
 
 
 # --- leads -------------------------------------------------------------------------------------
@@ -810,7 +825,9 @@ def complaints_list(request: HttpRequest, filters: Query[ComplaintFilters]):
     f = query_filters(request, filters)
     if "open" in f:
         f["open"] = "1" if f["open"] == "true" else ""
-    return selectors.complaints_list(user=request.auth, q=filters.q.strip(), filters=f)
+    return with_account_visible(
+        selectors.complaints_list(user=request.auth, q=filters.q.strip(), filters=f), request.auth
+    )
 
 
 @router.get(
@@ -820,7 +837,9 @@ def complaints_list(request: HttpRequest, filters: Query[ComplaintFilters]):
     summary="One complaint",
 )
 def complaint_detail(request: HttpRequest, complaint_id: int):
-    return selectors.complaints_list(user=request.auth).get(pk=complaint_id)
+    return with_account_visible(selectors.complaints_list(user=request.auth), request.auth).get(
+        pk=complaint_id
+    )
 
 
 @router.get(
@@ -831,4 +850,7 @@ def complaint_detail(request: HttpRequest, complaint_id: int):
 )
 @listed
 def surveys_list(request: HttpRequest, filters: Query[SurveyFilters]):
-    return selectors.surveys_list(user=request.auth, filters=query_filters(request, filters))
+    return with_account_visible(
+        selectors.surveys_list(user=request.auth, filters=query_filters(request, filters)),
+        request.auth,
+    )

@@ -1,9 +1,10 @@
 """Forms of the CRM screens. They parse and validate input; the services decide.
 
-Choice lists come from the acting user's view of the organisation: owners and receiving AEs
-are positions the user sees in the org chart, records picked in a form (an account, a contact,
-a lead) are looked up through the CRM selectors, so no form can reach a record its user could
-not open.
+Choice lists come from the acting user's view of the organisation: owners are positions whose
+records the user may edit (as in the API); receiving AEs, a lead's new owner and a complaint's
+owner are positions the user sees in the org chart (hand-offs); records picked in a form (an
+account, a contact, a lead) are looked up through the CRM selectors, so no form can reach a
+record its user could not open.
 
 Custom fields (``CustomFieldDefinition``) become typed form fields named ``cf_<key>``; their
 values are checked with ``revline.crm.custom_fields.custom_values_clean`` and given to the
@@ -19,7 +20,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -45,6 +46,7 @@ from revline.crm.choices import (
 from revline.crm.custom_fields import custom_values_clean
 from revline.crm.models import Campaign, CustomFieldDefinition
 from revline.org import selectors as org_selectors
+from revline.org.choices import Domain
 from revline.org.forms import PositionChoiceField
 from revline.org.models import Position, Region, Team
 
@@ -85,6 +87,21 @@ def visible_positions(user: Any, *, roles: tuple[str, ...] | None = None) -> Que
     if roles:
         qs = qs.filter(role__in=roles)
     return qs.order_by("title", "id")
+
+
+def assignable_positions(user: Any, domain: str, *, keep: Any = None) -> QuerySet[Position]:
+    """Positions ``user`` may give a record of ``domain`` to (the API's rule): those whose records
+    of that domain they may edit, i.e. their own and everything below them (RevOps and
+    superusers: every position). ``keep``, a record's current owner, stays a valid choice."""
+    from revline.org.visibility import record_owner_positions
+
+    if getattr(user, "is_superuser", False):
+        q = Q()
+    else:
+        q = Q(id__in=record_owner_positions(user, "change", domain))
+    if isinstance(keep, Position):
+        q |= Q(pk=keep.pk)
+    return Position.objects.filter(q).select_related("holder").order_by("title", "id")
 
 
 def receiving_positions(user: Any) -> QuerySet[Position]:
@@ -300,7 +317,10 @@ class RecordForm(CustomFieldsMixin, forms.Form):
         super().__init__(*args, **kwargs)
         self.user = user
         if "owner_position" in self.fields:
-            self.fields["owner_position"].queryset = visible_positions(user)
+            domain = Domain.LEADS if self.entity == CustomFieldEntity.LEAD else Domain.REVENUE
+            self.fields["owner_position"].queryset = assignable_positions(
+                user, domain, keep=self.initial.get("owner_position")
+            )
         bind_pickers(self, user)
         self.add_custom_fields(custom or [], custom_values)
 
@@ -445,6 +465,7 @@ class LeadAssignForm(forms.Form):
     note = _text(255)
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "assign_%s")  # the lead page also has a disqualify note
         super().__init__(*args, **kwargs)
         self.fields["to_position"].queryset = visible_positions(user).filter(holder__isnull=False)
 
@@ -639,7 +660,7 @@ class ProspectListForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["owner_position"].queryset = visible_positions(user)
+        self.fields["owner_position"].queryset = assignable_positions(user, Domain.LEADS)
 
 
 class ProspectAddForm(forms.Form):
@@ -701,7 +722,7 @@ class SurveyForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["owner_position"].queryset = visible_positions(user)
+        self.fields["owner_position"].queryset = assignable_positions(user, Domain.SERVICE)
         bind_pickers(self, user)
 
     def clean(self) -> dict[str, Any]:
@@ -728,7 +749,7 @@ class CampaignForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["owner_position"].queryset = visible_positions(user)
+        self.fields["owner_position"].queryset = assignable_positions(user, Domain.CAMPAIGNS)
 
     def clean_currency(self) -> str:
         currency = (self.cleaned_data.get("currency") or "").strip().upper()
@@ -754,7 +775,7 @@ class ReferralForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["owner_position"].queryset = visible_positions(user)
+        self.fields["owner_position"].queryset = assignable_positions(user, Domain.LEADS)
         bind_pickers(self, user)
 
     def clean(self) -> dict[str, Any]:

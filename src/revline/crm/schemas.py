@@ -37,6 +37,15 @@ def _holder_name(position: Any) -> str | None:
     return holder.get_full_name() if holder is not None else None
 
 
+def visible_account_name(obj: Any, account: Any = None) -> str | None:
+    """The name of ``obj``'s account when the caller sees it: the handlers annotate rows with
+    ``account_visible`` (a record may point to an account outside its viewer's view)."""
+    account = account if account is not None else getattr(obj, "account", None)
+    if account is None or not getattr(obj, "account_visible", False):
+        return None
+    return account.name
+
+
 class OwnerMixin(Schema):
     """``owner`` is the owning position's id; ``owner_name`` who holds it (null if vacant)."""
 
@@ -162,7 +171,7 @@ class ContactOut(OwnedOut):
     phone: str
     title: str
     account: int | None = Field(None, description="Account id.")
-    account_name: str | None = None
+    account_name: str | None = Field(None, description="Null when outside your view.")
     custom: dict[str, Any]
 
     @staticmethod
@@ -171,7 +180,7 @@ class ContactOut(OwnedOut):
 
     @staticmethod
     def resolve_account_name(obj: Any) -> str | None:
-        return obj.account.name if obj.account_id else None
+        return visible_account_name(obj)
 
 
 class ContactFilters(Schema):
@@ -560,7 +569,7 @@ class ComplaintOut(OwnerMixin):
     severity: str
     status: str
     account: int
-    account_name: str
+    account_name: str | None = Field(None, description="Null when outside your view.")
     contact: int | None = None
     opportunity: int | None = None
     raised_at: dt.datetime
@@ -572,8 +581,8 @@ class ComplaintOut(OwnerMixin):
         return obj.account_id
 
     @staticmethod
-    def resolve_account_name(obj: Any) -> str:
-        return obj.account.name
+    def resolve_account_name(obj: Any) -> str | None:
+        return visible_account_name(obj)
 
     @staticmethod
     def resolve_contact(obj: Any) -> int | None:
@@ -599,7 +608,7 @@ class SurveyOut(Schema):
     score: int
     comment: str
     account: int
-    account_name: str
+    account_name: str | None = Field(None, description="Null when outside your view.")
     contact: int | None = None
     owner: int
     responded_at: dt.datetime
@@ -609,8 +618,8 @@ class SurveyOut(Schema):
         return obj.account_id
 
     @staticmethod
-    def resolve_account_name(obj: Any) -> str:
-        return obj.account.name
+    def resolve_account_name(obj: Any) -> str | None:
+        return visible_account_name(obj)
 
     @staticmethod
     def resolve_contact(obj: Any) -> int | None:

@@ -187,7 +187,8 @@ def contacts_list(
             Q(first_name__icontains=q)
             | Q(last_name__icontains=q)
             | Q(email__icontains=q)
-            | Q(account__name__icontains=q)
+            # the account's name, for an account the user sees (a search tells no more)
+            | Q(account__name__icontains=q, account_id__in=accounts_visible(user=user).values("id"))
         )
     return _ordered(qs.filter(cond), order, CONTACT_ORDER, "last_name")
 
@@ -467,7 +468,10 @@ def complaints_list(
     if "owner" in f:
         qs = qs.filter(_id_filter("owner_position_id", f["owner"]))
     if q:
-        qs = qs.filter(Q(subject__icontains=q) | Q(account__name__icontains=q))
+        visible = accounts_visible(user=user).values("id")
+        qs = qs.filter(
+            Q(subject__icontains=q) | Q(account__name__icontains=q, account_id__in=visible)
+        )
     return qs.order_by("-raised_at", "-id")
 
 

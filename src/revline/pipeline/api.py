@@ -627,7 +627,9 @@ def quote_decline(request: HttpRequest, quote_id: int):
 )
 @listed
 def approvals_list(request: HttpRequest):
-    return selectors.approvals_queue(user=request.auth)
+    return selectors.approvals_queue(user=request.auth).annotate(
+        account_visible=selectors.account_visible(request.auth, "quote__opportunity__account_id")
+    )
 
 
 def _approval(request: HttpRequest, approval_id: int) -> ApprovalRequest:
@@ -669,6 +671,11 @@ def approval_decide(request: HttpRequest, approval_id: int, payload: DecisionIn)
             "approver_position",
         )
         .filter(quote_id=approval.quote_id)
+        .annotate(
+            account_visible=selectors.account_visible(
+                request.auth, "quote__opportunity__account_id"
+            )
+        )
         .get(pk=approval.pk)
     )
 

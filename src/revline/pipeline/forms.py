@@ -234,7 +234,9 @@ class OpportunityForm(forms.Form):
         self.fields["account"].queryset = accounts
         self.fields["contact"].queryset = contacts
         self.fields["contact"].label_from_instance = lambda c: (
-            f"{c.name} · {c.account.name}" if c.account_id else c.name
+            f"{c.name} · {c.account.name}"
+            if c.account_id and getattr(c, "account_visible", False)
+            else c.name
         )
         self.fields["owner_position"].queryset = owner_positions(user, "change")
         self.fields["pipeline"].queryset = Pipeline.objects.all()

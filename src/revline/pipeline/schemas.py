@@ -13,7 +13,7 @@ from typing import Any
 
 from ninja import Field, Schema
 
-from revline.crm.schemas import OwnedOut, OwnerMixin
+from revline.crm.schemas import OwnedOut, OwnerMixin, visible_account_name
 from revline.pipeline.choices import (
     ForecastCategory,
     LossReason,
@@ -43,7 +43,7 @@ class OpportunityOut(OwnedOut):
     forecast_category: str
     next_step: str
     account: int | None = Field(None, description="Account id.")
-    account_name: str | None = None
+    account_name: str | None = Field(None, description="Null when outside your view.")
     contact: int | None = Field(None, description="Contact id.")
     product: int | None = Field(None, description="Main product id.")
     loss_reason: str
@@ -73,7 +73,7 @@ class OpportunityOut(OwnedOut):
 
     @staticmethod
     def resolve_account_name(obj: Any) -> str | None:
-        return obj.account.name if obj.account_id else None
+        return visible_account_name(obj)
 
     @staticmethod
     def resolve_contact(obj: Any) -> int | None:
@@ -488,7 +488,7 @@ class ApprovalOut(Schema):
     quote_status: str
     opportunity: int
     opportunity_name: str
-    account_name: str | None
+    account_name: str | None = Field(None, description="Null when outside your view.")
     owner: int = Field(..., description="Position id of the quote's owner.")
     owner_name: str | None
     level: str
@@ -528,8 +528,7 @@ class ApprovalOut(Schema):
 
     @staticmethod
     def resolve_account_name(obj: Any) -> str | None:
-        account = obj.quote.opportunity.account
-        return account.name if account else None
+        return visible_account_name(obj, obj.quote.opportunity.account)
 
     @staticmethod
     def resolve_owner(obj: Any) -> int:

@@ -192,9 +192,24 @@ def with_stuck_flags(
 # --- opportunities -----------------------------------------------------------------------------
 
 
+def account_visible(user: Any, ref: str = "account_id") -> Exists:
+    """Whether ``user`` sees the account ``ref`` points to: a deal may be on an account (and name
+    a contact) its viewer does not see, whose name then is never shown."""
+    from revline.crm.models import Account
+
+    return Exists(Account.objects.visible_to(user, "view").filter(pk=OuterRef(ref)))
+
+
+def contact_visible(user: Any, ref: str = "contact_id") -> Exists:
+    from revline.crm.models import Contact
+
+    return Exists(Contact.objects.visible_to(user, "view").filter(pk=OuterRef(ref)))
+
+
 def opportunities_visible(*, user: Any, action: str = "view") -> QuerySet[Opportunity]:
-    """Every deal ``user`` may see (or change), with what a list row shows of it."""
-    return Opportunity.objects.visible_to(user, action).select_related(
+    """Every deal ``user`` may see (or change), with what a list row shows of it
+    (``account_visible``: whether the user sees the deal's account)."""
+    qs: QuerySet[Opportunity] = Opportunity.objects.visible_to(user, action).select_related(
         "owner_position",
         "owner_position__holder",
         "account",
@@ -202,16 +217,30 @@ def opportunities_visible(*, user: Any, action: str = "view") -> QuerySet[Opport
         "pipeline",
         "product",
     )
+    return qs.annotate(account_visible=account_visible(user))
+
+
+def _visible_account_name(user: Any, lookup: str, q: str) -> Q:
+    """``lookup`` (an account's name) contains ``q``, for an account ``user`` sees: a search
+    never tells the name of an account outside the user's view."""
+    from revline.crm.models import Account
+
+    prefix = lookup.removesuffix("name")
+    visible = Account.objects.visible_to(user, "view").values("id")
+    return Q(**{f"{lookup}__icontains": q, f"{prefix}id__in": visible})
 
 
 def opportunities_filter(
-    qs: QuerySet[Opportunity], filters: Mapping[str, Any] | None, *, q: str = ""
+    qs: QuerySet[Opportunity], filters: Mapping[str, Any] | None, *, q: str = "", user: Any = None
 ) -> QuerySet[Opportunity]:
-    """Apply the list filters (see ``opportunities_list``) to a deal queryset."""
+    """Apply the list filters (see ``opportunities_list``) to a deal queryset. ``q`` matches
+    an account's name only when ``user`` sees the account."""
     filters = filters or {}
     if q := (q or "").strip():
         qs = qs.filter(
-            Q(name__icontains=q) | Q(account__name__icontains=q) | Q(external_id__icontains=q)
+            Q(name__icontains=q)
+            | _visible_account_name(user, "account__name", q)
+            | Q(external_id__icontains=q)
         )
     qs = _choice_filter(qs, "status", filters.get("status"), OpportunityStatus.values)
     qs = _choice_filter(qs, "type", filters.get("type"), OpportunityType.values)
@@ -255,7 +284,7 @@ def opportunities_list(
     Rows carry what a list shows (owner, account, stage, pipeline, product): pass a page through
     ``with_stuck_flags`` to get each row's ``is_stuck``.
     """
-    qs = opportunities_filter(opportunities_visible(user=user), filters, q=q)
+    qs = opportunities_filter(opportunities_visible(user=user), filters, q=q, user=user)
     return _ordered(qs, order, OPPORTUNITY_ORDERS)
 
 
@@ -264,7 +293,12 @@ def opportunity_get(*, user: Any, pk: Any, action: str = "view") -> Opportunity:
     pk = _int(pk)
     if pk is None:
         raise Opportunity.DoesNotExist
-    return opportunities_visible(user=user, action=action).get(pk=pk)
+    return (
+        opportunities_visible(user=user, action=action)
+        .select_related("contact")
+        .annotate(contact_visible=contact_visible(user))
+        .get(pk=pk)
+    )
 
 
 # --- the board ---------------------------------------------------------------------------------
@@ -306,6 +340,7 @@ def board(
         ),
         {k: v for k, v in (filters or {}).items() if k not in {"pipeline", "stuck"}},
         q=q,
+        user=user,
     )
     if str((filters or {}).get("stuck") or "").lower() in {"1", "true", "yes", "on"}:
         base = base.filter(stuck_q(now=now, stages=stages))
@@ -329,7 +364,10 @@ def board(
     if totals:
         ranked = (
             base.select_related("owner_position", "owner_position__holder", "account", "product")
-            .annotate(column_rank=Window(RowNumber(), partition_by="stage_id", order_by=("-id",)))
+            .annotate(
+                column_rank=Window(RowNumber(), partition_by="stage_id", order_by=("-id",)),
+                account_visible=account_visible(user),
+            )
             .filter(column_rank__lte=limit)
             .order_by("stage_id", "-id")
         )
@@ -520,7 +558,7 @@ def quotes_list(
         qs = qs.filter(
             Q(number__icontains=q)
             | Q(opportunity__name__icontains=q)
-            | Q(opportunity__account__name__icontains=q)
+            | _visible_account_name(user, "opportunity__account__name", q)
         )
     qs = _choice_filter(qs, "status", filters.get("status"), QuoteStatus.values)
     qs = _id_filter(qs, "opportunity_id", filters.get("opportunity"))
@@ -547,7 +585,17 @@ def quote_get(*, user: Any, pk: Any, action: str = "view") -> Quote:
         raise Quote.DoesNotExist
     return (
         Quote.objects.visible_to(user, action)
-        .select_related("opportunity", "opportunity__account", "owner_position", "price_book")
+        .select_related(
+            "opportunity",
+            "opportunity__account",
+            "opportunity__contact",
+            "owner_position",
+            "price_book",
+        )
+        .annotate(
+            account_visible=account_visible(user, "opportunity__account_id"),
+            contact_visible=contact_visible(user, "opportunity__contact_id"),
+        )
         .prefetch_related(
             Prefetch("lines", queryset=QuoteLine.objects.select_related("product")),
             Prefetch(
@@ -563,11 +611,18 @@ def quote_get(*, user: Any, pk: Any, action: str = "view") -> Quote:
 
 def approvals_queue(*, user: Any) -> QuerySet[ApprovalRequest]:
     """The approvals waiting for ``user``: pending requests addressed to a position they hold,
-    whose earlier steps are all approved (only the current step of each quote), oldest first."""
+    still above the quote's owner (so on quotes they see), whose earlier steps are all approved
+    (only the current step of each quote), oldest first."""
+    from revline.org.models import PositionClosure
+
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return ApprovalRequest.objects.none()
     earlier_pending = ApprovalRequest.objects.filter(
         quote_id=OuterRef("quote_id"), step__lt=OuterRef("step"), status=ApprovalStatus.PENDING
+    )
+    still_above = PositionClosure.objects.filter(
+        ancestor_id=OuterRef("approver_position_id"),
+        descendant_id=OuterRef("quote__owner_position_id"),
     )
     return (
         ApprovalRequest.objects.filter(
@@ -575,6 +630,9 @@ def approvals_queue(*, user: Any) -> QuerySet[ApprovalRequest]:
             approver_position__holder_id=user.pk,
             quote__status=QuoteStatus.PENDING_APPROVAL,
         )
+        # the approver still sits above the quote's owner, so sees it: a deal reassigned to
+        # another team since the request was made has left their view
+        .filter(Exists(still_above))
         .exclude(Exists(earlier_pending))
         .select_related(
             "quote",

@@ -605,7 +605,7 @@ def _record_list(request: HttpRequest, spec: ListSpec) -> HttpResponse:
         "custom_open": any(k.startswith("cf_") for k in state.filters),
         "list_url": reverse(spec.url_name),
         "clear_href": reverse(spec.url_name),
-        "import_url": optional_url("web:import_start"),
+        "import_url": optional_url("web:import_new"),
     }
     htmx = getattr(request, "htmx", None)
     if wants_partial(request) and htmx.target == "crm-more":
@@ -918,10 +918,11 @@ def account_create(request: HttpRequest) -> HttpResponse:
 @login_required
 def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
     account = _get(selectors.account_get, request, pk, "change")
+    parent_visible = _visible(selectors.accounts_visible(user=request.user), account.parent_id)
     initial = {
         "name": account.name,
         "owner_position": account.owner_position,
-        "parent": account.parent if account.parent_id else None,
+        "parent": account.parent if parent_visible else None,
         "customer_status": account.customer_status,
         "customer_since": account.customer_since,
         "sector": account.sector,
@@ -941,6 +942,9 @@ def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
         initial=initial,
         account=account,
     )
+    if not parent_visible and account.parent_id:
+        # The link to a parent outside the user's view is kept, never shown or changed.
+        del form.fields["parent"]
     if request.method == "POST" and form.is_valid():
         try:
             services.account_update(account=account, by=request.user, **form.values())
@@ -1179,6 +1183,7 @@ def _lead_page(
         "speed": speed_to_lead(lead),
         "sla_hours": SPEED_TO_LEAD_SLA_HOURS,
         "account_visible": _visible(accounts_seen, lead.account_id),
+        "campaign_visible": _visible(Campaign.objects.visible_to(user), lead.campaign_id),
         "converted_account_visible": _visible(accounts_seen, lead.converted_account_id),
         "converted_contact_visible": _visible(
             selectors.contacts_visible(user=user), lead.converted_contact_id
@@ -1260,6 +1265,11 @@ def lead_edit(request: HttpRequest, pk: int) -> HttpResponse:
         initial=initial,
         editing=True,
     )
+    if lead.campaign_id and not _visible(
+        Campaign.objects.visible_to(request.user), lead.campaign_id
+    ):
+        # The link to a campaign outside the user's view is kept, never shown or changed.
+        del form.fields["campaign"]
     if request.method == "POST" and form.is_valid():
         try:
             services.lead_update(lead=lead, by=request.user, **form.values())
@@ -1602,7 +1612,7 @@ def prospect_list_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "page": page,
         "can_change": can(request.user, "change", plist),
         "rule": _rule_chips(plist.rule),
-        "import_url": optional_url("web:import_start"),
+        "import_url": optional_url("web:import_new"),
     }
     return render(request, "web/crm/prospect_list_detail.html", context)
 
@@ -1868,9 +1878,13 @@ def surveys(request: HttpRequest) -> HttpResponse:
     if request.GET.get("account"):
         filters["account"] = request.GET["account"]
     qs = selectors.surveys_list(user=request.user, filters=filters)
-    page = Paginator(_with_account_visibility(qs, request.user), PAGE_SIZE).get_page(
-        request.GET.get("page")
+    contact_visible = Exists(
+        selectors.contacts_visible(user=request.user).filter(pk=OuterRef("contact_id"))
     )
+    page = Paginator(
+        _with_account_visibility(qs, request.user).annotate(contact_visible=contact_visible),
+        PAGE_SIZE,
+    ).get_page(request.GET.get("page"))
     csat = qs.filter(kind=SurveyKind.CSAT).aggregate(avg=Avg("score"), n=Count("id"))
     nps = (
         qs.filter(kind=SurveyKind.NPS)

@@ -290,7 +290,7 @@ def _move_refused(
 EXPORT_COLUMNS = [
     ("ID", "pk"),
     ("Name", "name"),
-    ("Account", "account.name"),
+    ("Account", lambda o: o.account.name if o.account_visible else ""),
     ("Type", "get_type_display"),
     ("Pipeline", "pipeline.name"),
     ("Stage", "stage.name"),
@@ -394,7 +394,11 @@ def _opportunity_form(
 ) -> OpportunityForm:
     user = request.user
     accounts = crm_selectors.accounts_visible(user=user).order_by("name", "id")
-    contacts = crm_selectors.contacts_visible(user=user).select_related("account")
+    contacts = (
+        crm_selectors.contacts_visible(user=user)
+        .select_related("account")
+        .annotate(account_visible=selectors.account_visible(user))
+    )
     form = OpportunityForm(
         data,
         initial=initial,
@@ -407,8 +411,17 @@ def _opportunity_form(
     account = None
     if account_id:
         account = accounts.filter(pk=account_id).first() if str(account_id).isdigit() else None
-    current = [opportunity.account if opportunity else None, account]
-    _limit_choices(form.fields["account"], accounts, current)
+    if opportunity is not None:
+        # A link to an account or contact outside the user's view is kept, never shown or changed.
+        if opportunity.account_id and not opportunity.account_visible:
+            del form.fields["account"]
+        if opportunity.contact_id and not opportunity.contact_visible:
+            del form.fields["contact"]
+    if "account" in form.fields:
+        current = [opportunity.account if opportunity else None, account]
+        _limit_choices(form.fields["account"], accounts, current)
+    if "contact" not in form.fields:
+        return form
     shown_contacts = contacts.filter(account=account) if account is not None else contacts
     _limit_choices(
         form.fields["contact"],
@@ -526,6 +539,10 @@ def _activity_form_template() -> str | None:
 def detail_context(request: HttpRequest, opportunity: Opportunity, **extra: Any) -> dict[str, Any]:
     user = request.user
     decorate([opportunity])
+    for name in ("account", "contact"):  # a deal fresh from a service carries no annotation
+        if not hasattr(opportunity, f"{name}_visible"):
+            related = getattr(opportunity, name) if getattr(opportunity, f"{name}_id") else None
+            setattr(opportunity, f"{name}_visible", bool(related) and can(user, "view", related))
     stages = list(opportunity.pipeline.stages.all())
     for stage in stages:
         stage.needs = [REQUIREMENTS.get(r, r) for r in stage.required_fields or []]
@@ -720,7 +737,7 @@ def renewal_create(request: HttpRequest, pk: int) -> HttpResponse:
 # --- renewals, cross-sell, competitors ------------------------------------------------------------
 
 
-RENEWAL_WINDOWS = [("30", "30 days"), ("90", "90 days"), ("180", "6 months"), ("365", "a year")]
+RENEWAL_WINDOWS = [("30", "30 days"), ("90", "90 days"), ("180", "6 months"), ("366", "a year")]
 
 
 @login_required
@@ -771,7 +788,9 @@ def cross_sell_prospect(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Choose a prospect list you may change.")
         return redirect("web:cross_sell")
-    contact = account.contacts.order_by("id").first()
+    # the prospect copies a contact the user sees, never one outside their view
+    contact = crm_selectors.contacts_visible(user=request.user).filter(account=account)
+    contact = contact.order_by("id").first()
     fields: dict[str, Any] = {"company": account.name, "account": account, "sector": account.sector}
     if contact is not None:
         fields.update(

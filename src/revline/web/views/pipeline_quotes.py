@@ -166,6 +166,7 @@ def _builder(
         {
             "opportunity": opportunity,
             "quote": quote,
+            "account_visible": getattr(quote if quote else opportunity, "account_visible", False),
             "form": form,
             "formset": formset,
             "preview": preview,
@@ -380,7 +381,13 @@ def quote_print(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def approvals(request: HttpRequest) -> HttpResponse:
-    rows = list(selectors.approvals_queue(user=request.user))
+    rows = list(
+        selectors.approvals_queue(user=request.user).annotate(
+            account_visible=selectors.account_visible(
+                request.user, "quote__opportunity__account_id"
+            )
+        )
+    )
     return render(
         request,
         "web/pipeline/approvals.html",
@@ -394,10 +401,11 @@ def approval_decide(request: HttpRequest, pk: int) -> HttpResponse:
     approval = ApprovalRequest.objects.select_related("quote").filter(pk=pk).first()
     if approval is None:
         raise Http404("No such approval.")
-    may_decide = services.approval_may_decide(user=request.user, approval=approval)
-    if not may_decide:
-        if not Quote.objects.visible_to(request.user).filter(pk=approval.quote_id).exists():
-            raise Http404("No such approval.")
+    # A quote outside the user's view is 404 even to its approver (its deal may have moved to
+    # another team since the request was made).
+    if not Quote.objects.visible_to(request.user).filter(pk=approval.quote_id).exists():
+        raise Http404("No such approval.")
+    if not services.approval_may_decide(user=request.user, approval=approval):
         raise PermissionDenied("Only the approver or someone above them decides this.")
     form = ApprovalDecisionForm(request.POST)
     back = safe_next(request, reverse("web:approvals"))
