@@ -212,6 +212,9 @@ def _implicit_parent_q(user: Any, model: type[Model]) -> Q:
             .order_by()
             .values(link)
         )
+        # ANY(ARRAY) lets a count combine the owner and the id indexes (a VP's account count
+        # on 100k accounts: 25 ms, against 88 ms for a hashed IN); a page ordered by name then
+        # tests its rows against the array, which stays under 60 ms (bench/RESULTS.md).
         q |= Q(pk__in_subquery=parents)
     return q
 
