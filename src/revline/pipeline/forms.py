@@ -238,7 +238,14 @@ class OpportunityForm(forms.Form):
             if c.account_id and getattr(c, "account_visible", False)
             else c.name
         )
-        self.fields["owner_position"].queryset = owner_positions(user, "change")
+        owners = owner_positions(user, "change")
+        current = getattr(
+            self.initial.get("owner_position"), "pk", self.initial.get("owner_position")
+        )
+        if current and not creating:
+            # the deal's current owner stays a choice (an editor through a share keeps it)
+            owners = (owners | Position.objects.filter(pk=current)).distinct()
+        self.fields["owner_position"].queryset = owners
         self.fields["pipeline"].queryset = Pipeline.objects.all()
         self.fields["stage"].queryset = Stage.objects.filter(kind=StageKind.OPEN).select_related(
             "pipeline"
