@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import transaction
-from django.db.models import Exists, F, Model, OuterRef, Q, QuerySet
+from django.db.models import F, Model, Q, QuerySet
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from ninja.errors import ValidationError as NinjaValidationError
@@ -69,7 +69,7 @@ from revline.crm.schemas import (
 )
 from revline.org import selectors as org_selectors
 from revline.org.models import Position
-from revline.org.visibility import record_owner_positions
+from revline.org.visibility import record_owner_positions, visible_link
 
 router = Router(tags=["crm"])
 
@@ -207,8 +207,7 @@ def query_filters(request: HttpRequest, filters: Schema, *, skip: tuple[str, ...
 def with_account_visible(queryset: QuerySet, user: Any) -> QuerySet:
     """Rows annotated with ``account_visible``: the schemas name an account only when the caller
     sees it (a contact, a complaint or an answer may point to one outside their view)."""
-    visible = selectors.accounts_visible(user=user).filter(pk=OuterRef("account_id"))
-    return queryset.annotate(account_visible=Exists(visible))
+    return queryset.annotate(account_visible=visible_link(user, Account, "account_id"))
 
 
 def contact_out(request: HttpRequest, pk: int) -> Contact:

@@ -244,6 +244,24 @@ def position_visibility_q(user: Any, action: str) -> Q:
     )
 
 
+def visible_link(user: Any, model: type[Model], ref: str) -> Any:
+    """A boolean column: whether ``user`` may view the ``model`` record a row's ``ref`` points to
+    (a deal's account, a contact's account, a lead's campaign), so a list names only what its
+    reader may see.
+
+    Written ``ref IN (visible ids)``, which PostgreSQL hashes once per query; a per-row
+    ``EXISTS`` re-ran the predicate for each row (a page of deals: ~20 ms -> ~170 ms,
+    bench/api_crm.py). Someone who sees every record gets a constant.
+    """
+    from django.db.models import BooleanField, ExpressionWrapper, Value
+
+    q = record_visibility_q(user, VIEW, model)
+    if q == EVERYTHING:
+        return Value(True, output_field=BooleanField())
+    visible = model._default_manager.filter(q).order_by().values("pk")
+    return ExpressionWrapper(Q(**{f"{ref}__in": visible}), output_field=BooleanField())
+
+
 def can(user: Any, action: str, instance: Model) -> bool:
     """Whether ``user`` may ``action`` this one record: the same predicate as the lists."""
     from revline.org.models import Position

@@ -30,6 +30,7 @@ from django.db.models import (
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from revline.org.visibility import visible_link
 from revline.pipeline.choices import (
     ApprovalStatus,
     OpportunityStatus,
@@ -192,18 +193,18 @@ def with_stuck_flags(
 # --- opportunities -----------------------------------------------------------------------------
 
 
-def account_visible(user: Any, ref: str = "account_id") -> Exists:
+def account_visible(user: Any, ref: str = "account_id") -> Any:
     """Whether ``user`` sees the account ``ref`` points to: a deal may be on an account (and name
     a contact) its viewer does not see, whose name then is never shown."""
     from revline.crm.models import Account
 
-    return Exists(Account.objects.visible_to(user, "view").filter(pk=OuterRef(ref)))
+    return visible_link(user, Account, ref)
 
 
-def contact_visible(user: Any, ref: str = "contact_id") -> Exists:
+def contact_visible(user: Any, ref: str = "contact_id") -> Any:
     from revline.crm.models import Contact
 
-    return Exists(Contact.objects.visible_to(user, "view").filter(pk=OuterRef(ref)))
+    return visible_link(user, Contact, ref)
 
 
 def opportunities_visible(*, user: Any, action: str = "view") -> QuerySet[Opportunity]:

@@ -61,7 +61,7 @@ from revline.crm.models import (
 )
 from revline.org import selectors as org_selectors
 from revline.org.models import Position
-from revline.org.visibility import can
+from revline.org.visibility import can, visible_link
 from revline.web.htmx import htmx_render, wants_partial
 
 PAGE_SIZE = 50
@@ -486,20 +486,16 @@ def with_link_visibility(entity: str, qs: QuerySet, user: Any) -> QuerySet:
     """Annotate whether the user may see the record a row links to (an account's parent, a
     contact's account, a lead's campaign): a name outside their view is never shown."""
     if entity == "account":
-        visible = selectors.accounts_visible(user=user).filter(pk=OuterRef("parent_id"))
-        return qs.annotate(parent_visible=Exists(visible))
+        return qs.annotate(parent_visible=visible_link(user, Account, "parent_id"))
     if entity == "contact":
-        visible = selectors.accounts_visible(user=user).filter(pk=OuterRef("account_id"))
-        return qs.annotate(account_visible=Exists(visible))
+        return qs.annotate(account_visible=visible_link(user, Account, "account_id"))
     if entity == "lead":
-        visible = Campaign.objects.visible_to(user).filter(pk=OuterRef("campaign_id"))
-        return qs.annotate(campaign_visible=Exists(visible))
+        return qs.annotate(campaign_visible=visible_link(user, Campaign, "campaign_id"))
     return qs
 
 
 def _with_account_visibility(qs: QuerySet, user: Any) -> QuerySet:
-    visible = selectors.accounts_visible(user=user).filter(pk=OuterRef("account_id"))
-    return qs.annotate(account_visible=Exists(visible))
+    return qs.annotate(account_visible=visible_link(user, Account, "account_id"))
 
 
 def _filter_chips(request: HttpRequest, extra: dict[str, str]) -> list[tuple[str, str, str]]:
@@ -1878,9 +1874,7 @@ def surveys(request: HttpRequest) -> HttpResponse:
     if request.GET.get("account"):
         filters["account"] = request.GET["account"]
     qs = selectors.surveys_list(user=request.user, filters=filters)
-    contact_visible = Exists(
-        selectors.contacts_visible(user=request.user).filter(pk=OuterRef("contact_id"))
-    )
+    contact_visible = visible_link(request.user, Contact, "contact_id")
     page = Paginator(
         _with_account_visibility(qs, request.user).annotate(contact_visible=contact_visible),
         PAGE_SIZE,
