@@ -161,6 +161,11 @@ class Lead(OrgScopedModel, TimeStampedModel):
         indexes = [
             models.Index(fields=["owner_position", "id"]),
             models.Index(fields=["status", "id"]),
+            # the lists' "not merged away": counting a whole org's leads reads this narrow
+            # index instead of the table (1M leads: ~35 ms against ~90 ms, bench/api_crm.py)
+            models.Index(
+                fields=["id"], name="crm_lead_live", condition=Q(merged_into__isnull=True)
+            ),
             models.Index(fields=["email"], name="crm_lead_email"),
             models.Index(fields=["external_id"], name="crm_lead_external_id"),
             models.Index(fields=["source_name"], name="crm_lead_source_name"),
