@@ -73,7 +73,8 @@ def test_upload_map_and_import(client, org, django_capture_on_commit_callbacks):
 
     html = client.get(reverse("web:import_detail", args=[job.pk])).content.decode()
     assert "Bad rows" in html and "broken" in html and "hx-trigger" not in html
-    csv_body = client.get(reverse("web:import_errors", args=[job.pk])).content.decode()
+    response = client.get(reverse("web:import_errors", args=[job.pk]))
+    csv_body = b"".join(response.streaming_content).decode()
     assert csv_body.splitlines()[0] == "line,column,reason" and csv_body.splitlines()[1].startswith(
         "3,"
     )

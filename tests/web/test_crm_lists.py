@@ -309,3 +309,11 @@ def test_bdr_without_reports_sees_only_own_leads(client, sales_org):
     make_lead(other_bdr)
     items = login(client, sales_org["bdr"]).get(url("leads")).context["page"].items
     assert [lead.pk for lead in items] == [mine.pk]
+
+
+def test_export_cells_that_could_run_as_formulas_are_neutralised():
+    from revline.core.export import csv_rows
+
+    rows = [{"v": v} for v in ("=1+1", "\tcmd", "\rcmd", "-5", "@SUM(A1)", "plain")]
+    out = list(csv_rows(rows, [("v", lambda r: r["v"])]))
+    assert [r[0] for r in out[1:]] == ["'=1+1", "'\tcmd", "'\rcmd", "-5", "'@SUM(A1)", "plain"]

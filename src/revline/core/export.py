@@ -15,6 +15,9 @@ from django.http import StreamingHttpResponse
 
 Column = tuple[str, str | Callable[[Any], Any]]
 
+# A cell starting with one of these may run as a formula in a spreadsheet: it is prefixed with '.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
 
 class _Echo:
     def write(self, value: str) -> str:
@@ -32,7 +35,7 @@ def _cell(row: Any, getter: str | Callable[[Any], Any]) -> Any:
                 value = value()
     if value is None:
         return ""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") and not _is_number(value):
+    if isinstance(value, str) and value[:1] in FORMULA_STARTS and not _is_number(value):
         return "'" + value  # keep spreadsheets from running a formula someone typed into a field
     return value
 

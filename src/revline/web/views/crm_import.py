@@ -9,7 +9,6 @@ Imports are seen by their creator only (and by RevOps admins); anyone else gets 
 
 from __future__ import annotations
 
-import csv
 from typing import Any
 
 from django import forms
@@ -23,6 +22,7 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
+from revline.core.export import Column, csv_response
 from revline.crm import importer
 from revline.crm.choices import DuplicatePolicy, ImportEntity, ImportMode, ImportStatus
 from revline.crm.dedup import ENTITY_MODELS, MERGEABLE, duplicate_candidates
@@ -278,13 +278,12 @@ def import_again(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def import_errors_csv(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job(request, pk)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-bad-rows.csv"'
-    out = csv.writer(response)
-    out.writerow(["line", "column", "reason"])
-    for error in job.errors:
-        out.writerow([error["line"], error.get("column", ""), error["reason"]])
-    return response
+    columns: list[Column] = [
+        ("line", lambda e: e["line"]),
+        ("column", lambda e: e.get("column", "")),
+        ("reason", lambda e: e["reason"]),  # quotes the file's values: neutralised like exports
+    ]
+    return csv_response(job.errors, columns, filename=f"import-{job.pk}-bad-rows.csv")
 
 
 # --- duplicates ----------------------------------------------------------------------------------
