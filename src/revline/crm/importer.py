@@ -2154,14 +2154,19 @@ class _Run:
                     row[i_created] = row[i_created] or now
                     row[i_updated] = now
                     write(row)
+            # Each lead's first status change is made by the database from the rows just
+            # copied (the same values _status_rows gives), so building it costs no Python time.
             status_table = quote(LeadStatusChange._meta.db_table)
-            with cur.copy(
-                f"COPY {status_table} (lead_id, from_status, to_status, at, by_id, "
-                "owner_position_id, note) FROM STDIN"
-            ) as copy:
-                write = copy.write_row
-                for row in self._status_rows(creates):
-                    write(row)
+            # table names come from the models (quoted); values go as parameters
+            sql = (
+                f"INSERT INTO {status_table} (lead_id, from_status, to_status, at, by_id, "  # noqa: S608
+                "owner_position_id, note) SELECT id, '', status, created_at, %s, "
+                f"owner_position_id, 'Imported' FROM {quote(table)} WHERE id = ANY(%s) ORDER BY id"
+            )
+            cur.execute(
+                sql,
+                [self.user.pk if self.user is not None else None, ids],
+            )
 
     def _write_updates(self, updates: dict[Ref, tuple[int, dict[str, Any]]]) -> None:
         by_id: dict[int, dict[str, Any]] = {}
