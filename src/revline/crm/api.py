@@ -184,13 +184,6 @@ def listed(func: Callable) -> Callable:
     return paginate(SortedKeysetPagination)(func)
 
 
-def counted(
-    request: HttpRequest, model: type[Model], select: Callable[[Any], QuerySet]
-) -> QuerySet:
-    """``select`` for the caller: the rows a list shows (and counts for its ``total``)."""
-    return select(request.auth)
-
-
 def query_filters(request: HttpRequest, filters: Schema, *, skip: tuple[str, ...] = ()) -> dict:
     """The filter dict a selector takes: the schema's values plus any ``cf_<key>`` parameter."""
     values = {
@@ -336,12 +329,8 @@ def _size(value: Any) -> Any:
 @listed
 def accounts_list(request: HttpRequest, filters: Query[AccountFilters]):
     f = query_filters(request, filters)
-    return counted(
-        request,
-        Account,
-        lambda user: selectors.accounts_list(
-            user=user, q=filters.q.strip(), filters=f, order=filters.order
-        ),
+    return selectors.accounts_list(
+        user=request.auth, q=filters.q.strip(), filters=f, order=filters.order
     )
 
 
@@ -406,13 +395,11 @@ def account_update(request: HttpRequest, account_id: int, payload: AccountPatch)
 @listed
 def contacts_list(request: HttpRequest, filters: Query[ContactFilters]):
     f = query_filters(request, filters)
-    return counted(
-        request,
-        Contact,
-        lambda user: with_account_visible(
-            selectors.contacts_list(user=user, q=filters.q.strip(), filters=f, order=filters.order),
-            user,
+    return with_account_visible(
+        selectors.contacts_list(
+            user=request.auth, q=filters.q.strip(), filters=f, order=filters.order
         ),
+        request.auth,
     )
 
 
@@ -465,12 +452,8 @@ def contact_update(request: HttpRequest, contact_id: int, payload: ContactPatch)
 @listed
 def leads_list(request: HttpRequest, filters: Query[LeadFilters]):
     f = query_filters(request, filters)
-    return counted(
-        request,
-        Lead,
-        lambda user: selectors.leads_list(
-            user=user, q=filters.q.strip(), filters=f, order=filters.order
-        ),
+    return selectors.leads_list(
+        user=request.auth, q=filters.q.strip(), filters=f, order=filters.order
     )
 
 

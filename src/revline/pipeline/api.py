@@ -24,7 +24,6 @@ from revline.crm.api import (
     account_ref,
     campaign_ref,
     contact_ref,
-    counted,
     default_owner,
     listed,
     owner_ref,
@@ -156,12 +155,8 @@ def opportunities_list(request: HttpRequest, filters: Query[OpportunityFilters])
         f["stuck"] = "1" if f["stuck"] == "true" else ""
     if "stage" in f:
         f["stage"] = _stage_filter(f["stage"], filters.pipeline)
-    return counted(
-        request,
-        Opportunity,
-        lambda user: selectors.opportunities_list(
-            user=user, q=filters.q.strip(), filters=f, order=filters.order
-        ),
+    return selectors.opportunities_list(
+        user=request.auth, q=filters.q.strip(), filters=f, order=filters.order
     )
 
 
