@@ -69,7 +69,7 @@ from revline.crm.schemas import (
 )
 from revline.org import selectors as org_selectors
 from revline.org.models import Position
-from revline.org.visibility import record_owner_positions, visible_link
+from revline.org.visibility import visible_link
 
 router = Router(tags=["crm"])
 
@@ -233,12 +233,9 @@ def to_change(request: HttpRequest, get: Callable[..., T], pk: int) -> T:
 
 
 def assignable_positions(user: Any, model: type[Model]) -> QuerySet[Position]:
-    """The positions ``user`` may give a ``model`` record to: those whose records they may edit
-    (their own and everything below; every position for RevOps and superusers)."""
-    if getattr(user, "is_superuser", False):
-        return Position.objects.all()
+    """The positions ``user`` may give a ``model`` record to (``org.selectors.record_owners``)."""
     domain = getattr(model, "visibility_domain", "")
-    return Position.objects.filter(id__in=record_owner_positions(user, "change", domain))
+    return org_selectors.record_owners(user=user, domain=domain)
 
 
 def owner_ref(request: HttpRequest, model: type[Model], pk: int | None, field: str = "owner"):

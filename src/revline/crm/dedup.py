@@ -18,11 +18,9 @@ addresses are never taken as one person, however alike their names.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from django.db.models import Count, Model, QuerySet
@@ -30,7 +28,13 @@ from django.db.models.functions import Lower
 from rapidfuzz import fuzz, process
 
 from revline.crm.models import Account, Contact, Lead
-from revline.crm.names import LEGAL_FORMS, block_key, normalize_email, normalize_text
+from revline.crm.names import (
+    block_key,
+    normalize_company,
+    normalize_email,
+    normalize_person,
+    normalize_text,
+)
 from revline.pipeline.models import Opportunity
 
 # Similarity (0-100) above which two names in the same block are the same company or person.
@@ -47,32 +51,10 @@ MERGEABLE = ("account", "contact", "lead")
 
 # --- keys --------------------------------------------------------------------------------------
 
-_ASCII_NON_WORD = re.compile(r"[^a-z0-9_\s]+")
-
-
-@lru_cache(maxsize=262_144)
-def norm_text(value: str) -> str:
-    """``names.normalize_text``, with a fast path for ASCII and a cache (names repeat a lot)."""
-    if value.isascii():
-        text = value.lower()
-        if "&" in text:
-            text = text.replace("&", " and ")
-        return " ".join(_ASCII_NON_WORD.sub(" ", text).split())
-    return normalize_text(value)
-
-
-@lru_cache(maxsize=262_144)
-def norm_company(name: str) -> str:
-    """``names.normalize_company`` (``"Acme Corp."`` -> ``"acme"``), cached."""
-    text = norm_text(name)
-    words = [w for w in text.split() if w not in LEGAL_FORMS]
-    return " ".join(words) or text
-
-
-def norm_person(first: str, last: str) -> str:
-    """``names.normalize_person``: the normalised first and last names."""
-    a, b = norm_text(first) if first else "", norm_text(last) if last else ""
-    return f"{a} {b}" if a and b else a or b
+# The importer's names for the shared normalisers (revline.crm.names).
+norm_text = normalize_text
+norm_company = normalize_company
+norm_person = normalize_person
 
 
 def sorted_words(text: str) -> str:

@@ -20,11 +20,11 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.html import format_html
 
-from revline.crm import selectors
+from revline.crm import selectors, services
 from revline.crm.choices import (
     ActivityKind,
     ActivityOutcome,
@@ -54,9 +54,8 @@ DATE = {"type": "date"}
 DATE_FORMAT = "%Y-%m-%d"
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 
-# Roles that may receive a sales-qualified lead (the services refuse any other).
 # Roles that own complaints (the services refuse any other).
-COMPLAINT_OWNER_ROLES = ("sales_manager", "customer_success", "vp_sales", "revops")
+COMPLAINT_OWNER_ROLES = tuple(sorted(str(r) for r in services.COMPLAINT_OWNER_ROLES))
 
 
 def date_input() -> forms.DateInput:
@@ -90,18 +89,11 @@ def visible_positions(user: Any, *, roles: tuple[str, ...] | None = None) -> Que
 
 
 def assignable_positions(user: Any, domain: str, *, keep: Any = None) -> QuerySet[Position]:
-    """Positions ``user`` may give a record of ``domain`` to (the API's rule): those whose records
-    of that domain they may edit, i.e. their own and everything below them (RevOps and
-    superusers: every position). ``keep``, a record's current owner, stays a valid choice."""
-    from revline.org.visibility import record_owner_positions
+    """Positions ``user`` may give a record of ``domain`` to (``org.selectors.record_owners``)."""
+    from revline.org.selectors import record_owners
 
-    if getattr(user, "is_superuser", False):
-        q = Q()
-    else:
-        q = Q(id__in=record_owner_positions(user, "change", domain))
-    if isinstance(keep, Position):
-        q |= Q(pk=keep.pk)
-    return Position.objects.filter(q).select_related("holder").order_by("title", "id")
+    keep = keep if isinstance(keep, Position) else None
+    return record_owners(user=user, domain=domain, keep=keep).order_by("title", "id")
 
 
 def receiving_positions(user: Any) -> QuerySet[Position]:

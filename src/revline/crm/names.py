@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # Legal-form words that do not tell two companies apart ("Acme Corp." is "ACME Corporation").
 LEGAL_FORMS = frozenset(
@@ -45,21 +46,35 @@ _NON_WORD = re.compile(r"[^\w\s]+")
 _SPACE = re.compile(r"\s+")
 
 
+_ASCII_NON_WORD = re.compile(r"[^a-z0-9_\s]+")
+
+
+@lru_cache(maxsize=262_144)
 def normalize_text(value: str) -> str:
-    """Lower case, accents and punctuation removed, spaces collapsed."""
+    """Lower case, accents and punctuation removed, spaces collapsed. Cached, with a fast path
+    for ASCII: imports normalise millions of names, and names repeat."""
+    if value.isascii():
+        text = value.lower()
+        if "&" in text:
+            text = text.replace("&", " and ")
+        return " ".join(_ASCII_NON_WORD.sub(" ", text).split())
     text = unicodedata.normalize("NFKD", value or "")
     text = "".join(c for c in text if not unicodedata.combining(c)).lower().replace("&", " and ")
     return _SPACE.sub(" ", _NON_WORD.sub(" ", text)).strip()
 
 
+@lru_cache(maxsize=262_144)
 def normalize_company(name: str) -> str:
     """A company name reduced to what identifies it: ``"Acme Corp."`` -> ``"acme"``."""
-    words = [w for w in normalize_text(name).split() if w not in LEGAL_FORMS]
-    return " ".join(words) or normalize_text(name)
+    text = normalize_text(name)
+    words = [w for w in text.split() if w not in LEGAL_FORMS]
+    return " ".join(words) or text
 
 
 def normalize_person(first: str, last: str) -> str:
-    return normalize_text(f"{first} {last}")
+    """The normalised first and last names."""
+    a, b = normalize_text(first) if first else "", normalize_text(last) if last else ""
+    return f"{a} {b}" if a and b else a or b
 
 
 def normalize_email(email: str) -> str:

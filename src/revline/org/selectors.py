@@ -263,3 +263,22 @@ def people_search(*, user: Any, q: str = "", active: bool | None = None) -> Quer
     if active is not None:
         people = people.filter(is_active=active)
     return people
+
+
+def record_owners(
+    *, user: Any, domain: str, action: str = "change", keep: Position | None = None
+) -> QuerySet[Position]:
+    """The positions whose ``domain`` records ``user`` may ``action``, by the one visibility
+    predicate: with ``"change"``, who a record may be given to (the user's own positions and
+    everything below them; every position for RevOps and superusers); with ``"view"``, the
+    owners a list filter offers. ``keep``, a record's current owner, stays a choice (an editor
+    through a share keeps it)."""
+    from revline.org.visibility import record_owner_positions
+
+    if getattr(user, "is_superuser", False):
+        q = Q()
+    else:
+        q = Q(id__in=record_owner_positions(user, action, domain))
+    if keep is not None:
+        q |= Q(pk=keep.pk)
+    return Position.objects.filter(q).select_related("holder")

@@ -47,16 +47,15 @@ class PositionChoiceField(forms.ModelChoiceField):
         return position_label(obj)
 
 
-def owner_positions(user: Any, action: str = "view") -> QuerySet[Position]:
-    """Positions whose revenue records ``user`` may ``action``: the owners a filter offers
-    ("view") or a record may be given to ("change"), by the one visibility predicate."""
-    from revline.org.visibility import record_owner_positions
+def owner_positions(
+    user: Any, action: str = "view", *, keep: Position | None = None
+) -> QuerySet[Position]:
+    """Owners a filter offers ("view") or a deal may be given to ("change"), with ``keep``, the
+    deal's current owner (``org.selectors.record_owners``)."""
+    from revline.org.selectors import record_owners
 
-    if user.is_superuser:
-        qs = Position.objects.all()
-    else:
-        qs = Position.objects.filter(id__in=record_owner_positions(user, action, Domain.REVENUE))
-    return qs.select_related("holder").order_by("holder__full_name", "title", "id")
+    qs = record_owners(user=user, domain=Domain.REVENUE, action=action, keep=keep)
+    return qs.order_by("holder__full_name", "title", "id")
 
 
 def apply_service_error(form: forms.Form, error: ValidationError) -> None:
@@ -238,14 +237,11 @@ class OpportunityForm(forms.Form):
             if c.account_id and getattr(c, "account_visible", False)
             else c.name
         )
-        owners = owner_positions(user, "change")
-        current = getattr(
-            self.initial.get("owner_position"), "pk", self.initial.get("owner_position")
-        )
-        if current and not creating:
-            # the deal's current owner stays a choice (an editor through a share keeps it)
-            owners = (owners | Position.objects.filter(pk=current)).distinct()
-        self.fields["owner_position"].queryset = owners
+        current = self.initial.get("owner_position")
+        if current is not None and not isinstance(current, Position):
+            current = Position.objects.filter(pk=current).first()
+        keep = None if creating else current
+        self.fields["owner_position"].queryset = owner_positions(user, "change", keep=keep)
         self.fields["pipeline"].queryset = Pipeline.objects.all()
         self.fields["stage"].queryset = Stage.objects.filter(kind=StageKind.OPEN).select_related(
             "pipeline"
