@@ -67,6 +67,10 @@ INSTALLED_APPS = [
     "revline.org",
     "revline.crm",
     "revline.pipeline",
+    "revline.planning",
+    "revline.analytics",
+    "revline.forecasting",
+    "revline.scoring",
     "revline.web",
     "revline.api",
 ]

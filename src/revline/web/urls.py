@@ -4,7 +4,20 @@ Names other modules link to: ``home``, ``login``, ``logout``, ``password_change`
 ``org_chart``, ``position_detail`` (pk), ``org_admin``, ``role_templates``, ``system_status``.
 """
 
-from revline.web.views import account, cockpit, crm, crm_import, org, org_admin, pipeline, system
+from revline.web.views import (
+    account,
+    analytics,
+    cockpit,
+    crm,
+    crm_import,
+    forecasting,
+    org,
+    org_admin,
+    pipeline,
+    planning,
+    scoring,
+    system,
+)
 
 app_name = "web"
 urlpatterns = [
@@ -16,4 +29,8 @@ urlpatterns = [
     *crm.urlpatterns,
     *crm_import.urlpatterns,
     *pipeline.urlpatterns,
+    *planning.urlpatterns,
+    *analytics.urlpatterns,
+    *forecasting.urlpatterns,
+    *scoring.urlpatterns,
 ]

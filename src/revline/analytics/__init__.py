@@ -1,0 +1,1 @@
+"""KPI definitions and the queries behind the cockpits."""

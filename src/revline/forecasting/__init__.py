@@ -1,0 +1,1 @@
+"""Predicted forecasts and backtests trained on the organisation's closed deals."""

@@ -1,0 +1,1 @@
+"""Quotas, targets, budgets and submitted forecasts."""

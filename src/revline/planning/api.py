@@ -1,0 +1,5 @@
+"""API routes of the planning app, mounted under ``/api/v1/`` (revline/api/api.py)."""
+
+from ninja import Router
+
+router = Router(tags=["planning"])

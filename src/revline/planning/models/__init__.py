@@ -1,0 +1,3 @@
+from .calendar import FiscalCalendar
+
+__all__ = ["FiscalCalendar"]

@@ -1,0 +1,1 @@
+"""Predictive lead scoring and ideal-customer-profile fit."""
