@@ -26,6 +26,7 @@ import argparse
 import csv
 import os
 import random
+import resource
 import sys
 import time
 from pathlib import Path
@@ -219,6 +220,14 @@ def reset() -> None:
     print(f"  reset in {time.perf_counter() - t0:.1f} s")
 
 
+def _cpu() -> float:
+    """CPU seconds (user + system) of this process, all its threads, and its finished child
+    processes: what the importer itself costs, whatever else the machine is doing."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def run(path: Path, admin: User, *, label: str) -> float:
     owner = import_default_owner(user=admin)
     job = import_job_create(
@@ -232,6 +241,7 @@ def run(path: Path, admin: User, *, label: str) -> float:
         source_name=SOURCE,
     )
     t0 = time.perf_counter()
+    cpu0 = _cpu()
 
     def progress(done: int, total: int) -> None:
         rate = done / max(time.perf_counter() - t0, 1e-9)
@@ -239,9 +249,14 @@ def run(path: Path, admin: User, *, label: str) -> float:
 
     job = import_job_run(job=job, progress=progress)
     elapsed = time.perf_counter() - t0
+    cpu = _cpu() - cpu0
     rate = job.rows_done / elapsed
     print(f"\r  {label}: {job.message}")
     print(f"  {label}: {job.rows_done:,} rows in {elapsed:.1f} s = {rate:,.0f} rows/s")
+    print(
+        f"  {label}: importer CPU {cpu:.1f} s = {cpu / max(job.rows_done, 1) * 1e6:.1f} µs/row "
+        f"(this process and its children, all threads; the database server not included)"
+    )
     if job.errors:
         reasons: dict[str, int] = {}
         for e in job.errors:

@@ -62,6 +62,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -93,8 +94,8 @@ from revline.crm.dedup import (
     Ref,
     account_fuzzy_key,
     contact_fuzzy_key,
-    lead_fuzzy_key,
     norm_company,
+    norm_person,
     norm_text,
 )
 from revline.crm.models import (
@@ -107,7 +108,7 @@ from revline.crm.models import (
     Lead,
     LeadStatusChange,
 )
-from revline.crm.names import normalize_email
+from revline.crm.names import block_key, normalize_email
 from revline.org.choices import RoleType
 from revline.org.models import Position, PositionClosure, RecordShare, Region
 from revline.pipeline.choices import (
@@ -130,11 +131,11 @@ CUSTOM_PREFIX = "custom:"
 POLICY_FIELD = "on_duplicate"
 TEXT_CUSTOM_MAX = 1000
 QUEUED_MESSAGE = "Waiting for a worker to start…"
-ANALYZE_FIRST = 20_000
-PRELOAD_MAX = 200_000
-LEAD_IDENTITY = frozenset(
-    {"first_name", "last_name", "email", "company", "external_id"}
-)  # tables up to this size are read whole before the rows  # rows written before the table's statistics are first refreshed
+ANALYZE_FIRST = 20_000  # rows written before the table's statistics are first refreshed
+PRELOAD_MAX = 200_000  # tables up to this size are read whole before the rows
+CELL_CACHE = 100_000  # distinct cells remembered per column (numbers, dates, choices, owners...)
+NAME_CACHE = 200_000  # normalised names remembered for the fuzzy keys
+LEAD_IDENTITY = frozenset({"first_name", "last_name", "email", "company", "external_id"})
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -896,6 +897,139 @@ class _Column:
     convert: Callable[[str], Any] | None  # None: text kept as it is, up to ``limit``
     custom: bool = False
     limit: int = 10**9
+    # "text" (kept, length-checked), "email" (checked, lower-cased) or "value" (converted;
+    # the values of such columns repeat, so each distinct cell is converted once)
+    kind: str = "text"
+
+
+class _Missing:
+    """A blank or placeholder cell: the row has no value for the column."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+class _Bad:
+    """A cell that cannot be used, with the reason."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+class _Cells:
+    """Converts one mapped column of a batch at once (a tuple of its raw cells) into values,
+    ``MISSING`` for blank and placeholder cells, or ``_Bad`` with the reason; also gives the
+    positions of the bad cells. Per column rather than per cell: stripping, the placeholder
+    test, length and e-mail checks run over the whole column in C (``map``, ``set``), and a
+    "value" column looks each distinct cell up in what it has already converted."""
+
+    __slots__ = ("bad", "cache", "convert", "kind", "limit", "missing", "missing_len")
+
+    def __init__(self, column: _Column, missing: frozenset[str], missing_len: int) -> None:
+        self.kind = column.kind
+        self.convert = column.convert
+        self.limit = column.limit
+        self.missing = missing
+        self.missing_len = missing_len
+        self.cache: dict[str, Any] = {}  # raw cell -> value, MISSING or _Bad ("value" columns)
+        self.bad: set[str] = set()  # the raw cells in ``cache`` that are bad
+
+    def one(self, raw: str) -> Any:
+        """One cell, the way every cell is read."""
+        if not raw:
+            return MISSING
+        value = raw.strip()
+        if not value or (len(value) <= self.missing_len and value.lower() in self.missing):
+            return MISSING
+        convert = self.convert
+        if convert is None:
+            if len(value) > self.limit:
+                return _Bad(f"is longer than {self.limit} characters")
+            return value
+        try:
+            return convert(value)
+        except ValueError as exc:
+            return _Bad(str(exc))
+
+    def __call__(self, cells: tuple[str, ...]) -> tuple[list[Any], list[int]]:
+        if self.kind == "value":
+            return self._values(cells)
+        return self._strings(cells)
+
+    def _values(self, cells: tuple[str, ...]) -> tuple[list[Any], list[int]]:
+        cache = self.cache
+        distinct = set(cells)
+        bad = distinct & self.bad if self.bad else set()
+        extra: dict[str, Any] | None = None
+        new = distinct.difference(cache)
+        if new:
+            room = CELL_CACHE - len(cache)
+            for raw in new:
+                result = self.one(raw)
+                if room > 0:
+                    cache[raw] = result
+                    room -= 1
+                    if type(result) is _Bad:
+                        self.bad.add(raw)
+                else:  # a column of (too) many distinct values: converted, not remembered
+                    if extra is None:
+                        extra = {}
+                    extra[raw] = result
+                if type(result) is _Bad:
+                    bad.add(raw)
+        if extra is None:
+            out = list(map(cache.__getitem__, cells))
+        else:
+            get = cache.get
+            out = [extra[raw] if (v := get(raw)) is None else v for raw in cells]
+        return out, ([i for i, raw in enumerate(cells) if raw in bad] if bad else [])
+
+    def _strings(self, cells: tuple[str, ...]) -> tuple[list[Any], list[int]]:
+        values = list(map(str.strip, cells))
+        n = len(values)
+        missing: set[str] | tuple = ()
+        if n and min(map(len, values)) <= self.missing_len:
+            words, mlen = self.missing, self.missing_len
+            missing = {v for v in set(values) if len(v) <= mlen and (not v or v.lower() in words)}
+        if missing:
+            keep: list[int] | None = [i for i, v in enumerate(values) if v not in missing]
+            present = [values[i] for i in keep]  # type: ignore[union-attr]
+        else:
+            keep, present = None, values
+        limit = self.limit
+        too_long = bool(present) and max(map(len, present)) > limit
+        if self.kind == "email":
+            if not too_long and all(map(_EMAIL.fullmatch, present)):
+                results: list[Any] = list(map(str.lower, present))
+                bad: list[int] = []
+            else:
+                results = list(map(self._email, present))
+                bad = [i for i, v in enumerate(results) if type(v) is _Bad]
+        elif too_long:
+            reason = _Bad(f"is longer than {limit} characters")
+            results = [reason if len(v) > limit else v for v in present]
+            bad = [i for i, v in enumerate(present) if len(v) > limit]
+        else:
+            results, bad = present, []
+        if keep is None:
+            return results, bad
+        out = [MISSING] * n
+        for i, v in zip(keep, results, strict=True):
+            out[i] = v
+        return out, [keep[j] for j in bad]
+
+    def _email(self, value: str) -> Any:
+        try:
+            return self.convert(value)  # type: ignore[misc]
+        except ValueError as exc:
+            return _Bad(str(exc))
 
 
 class _Progress:
@@ -964,13 +1098,14 @@ class _Run:
         self.rows_done = 0
         self.rows_total = 0
         self.required_custom: list[tuple[str, str]] = []
-        self.plan: list[tuple] = []
         self.writer: _Writer | None = None
         self.lock = threading.Lock()
         self.db_failures: list[tuple[int, str, str]] = []
         self.written = 0
         self.analyzed_at = 0
         self.preloaded = False
+        self.persons: dict[tuple[str, str], tuple[str, list[str]]] = {}
+        self.companies: dict[str, tuple[str, list[str]]] = {}
         self._visibility()
 
     # ---- visibility -------------------------------------------------------------------------
@@ -1167,17 +1302,28 @@ class _Run:
                 column = _Column(index, raw, spec.target, spec.label, None)
                 column.limit = spec.max_length or column.limit
             else:
-                column = _Column(index, raw, spec.target, spec.label, self._converter(spec, index))
+                convert = self._make_converter(spec, index)
+                kind = "email" if spec.kind == "email" else "value"
+                column = _Column(index, raw, spec.target, spec.label, convert, kind=kind)
             self.columns.append(column)
         self.mapped = {c.target for c in self.columns if not c.custom}
+        self.policy_mapped = "_policy" in self.mapped
         self.required_custom = [(d.key, d.label) for d in defs.values() if d.required]
         self.width = len(header)
 
     def _custom_column(self, index: int, name: str, definition: CustomFieldDefinition) -> None:
         text = definition.field_type == CustomFieldType.TEXT
-        convert = None if text else self._custom_converter(definition, index)
-        column = _Column(index, name, definition.key, definition.label, convert, custom=True)
-        column.limit = TEXT_CUSTOM_MAX
+        convert = None if text else self._make_custom_converter(definition, index)
+        column = _Column(
+            index,
+            name,
+            definition.key,
+            definition.label,
+            convert,
+            custom=True,
+            limit=TEXT_CUSTOM_MAX,
+            kind="text" if text else "value",
+        )
         self.columns.append(column)
 
     # ---- pre-scan: count rows, read date orders, infer custom field types -------------------
@@ -1244,10 +1390,6 @@ class _Run:
         if order is None:
             order = self.date_columns[index] = DateOrder()
         return order
-
-    def _converter(self, spec: FieldSpec, index: int) -> Callable[[str], Any]:
-        convert = self._make_converter(spec, index)
-        return convert if spec.kind in ("text", "name", "email") else _memo(convert)
 
     def _make_converter(self, spec: FieldSpec, index: int) -> Callable[[str], Any]:
         kind = spec.kind
@@ -1331,12 +1473,6 @@ class _Run:
         if kind == "ref":
             return self._ref_converter(spec)
         raise ValueError(f"unknown field kind {kind}")  # pragma: no cover
-
-    def _custom_converter(
-        self, definition: CustomFieldDefinition, index: int
-    ) -> Callable[[str], Any]:
-        convert = self._make_custom_converter(definition, index)
-        return convert if definition.field_type == CustomFieldType.TEXT else _memo(convert)
 
     def _make_custom_converter(
         self, definition: CustomFieldDefinition, index: int
@@ -1486,96 +1622,132 @@ class _Run:
             self._create_definitions()
         if self.entity == ImportEntity.OPPORTUNITY:
             self._pipeline()
-        self.plan = [
-            (c.index, c.target, c.convert, c.custom, c.name, c.limit) for c in self.columns
-        ]
+        self.cells = [_Cells(c, self.missing, self.missing_len) for c in self.columns]
+        self.std_cols = [i for i, c in enumerate(self.columns) if not c.custom]
+        self.custom_cols = [i for i, c in enumerate(self.columns) if c.custom]
+        self.std_targets = [self.columns[i].target for i in self.std_cols]
+        self.custom_targets = [self.columns[i].target for i in self.custom_cols]
+        self.needs_prepare = "_name" in self.mapped or self.entity in (
+            ImportEntity.ACCOUNT,
+            ImportEntity.OPPORTUNITY,
+        )
         self._constants()
         self._preload()
+        for lines, rows, problems, count in self._read(path):
+            self._batch(lines, rows, problems, count)
+
+    def _read(
+        self, path: Path
+    ) -> Iterator[tuple[list[int], list[list[str]], list[tuple[int, str]], int]]:
+        """The file in batches of ``BATCH_SIZE`` rows: (line numbers, rows of the header's
+        width, (line, reason) of the rows that cannot be used as they are, rows in the batch).
+        Blank lines are no rows."""
+        width = self.width
         with path.open("r", encoding=self.encoding, newline="") as f:
             reader = self._reader(f)
             with contextlib.suppress(StopIteration, csv.Error):
                 next(reader)
-            batch: list[tuple[int, list[str] | None, str]] = []
+            lines: list[int] = []
+            rows: list[list[str]] = []
+            problems: list[tuple[int, str]] = []
+            count = 0
             previous = 1
             while True:
                 try:
-                    row = next(reader)
-                    problem = ""
-                except StopIteration:
+                    for row in reader:
+                        line = previous + 1
+                        previous = reader.line_num
+                        if not any(row):
+                            continue  # blank line
+                        if len(row) == width:
+                            lines.append(line)
+                            rows.append(row)
+                        else:
+                            problems.append(
+                                (line, f"The row has {len(row)} columns; the header has {width}.")
+                            )
+                        count += 1
+                        if count >= BATCH_SIZE:
+                            yield lines, rows, problems, count
+                            lines, rows, problems, count = [], [], [], 0
                     break
                 except csv.Error as exc:
-                    row, problem = None, f"The row cannot be read: {exc}."
-                line = previous + 1
-                previous = reader.line_num
-                if row is not None and not any(row):
-                    continue  # blank line
-                batch.append((line, row, problem))
-                if len(batch) >= BATCH_SIZE:
-                    self._batch(batch)
-                    batch = []
-            if batch:
-                self._batch(batch)
+                    line = previous + 1
+                    previous = reader.line_num
+                    problems.append((line, f"The row cannot be read: {exc}."))
+                    count += 1
+                    if count >= BATCH_SIZE:
+                        yield lines, rows, problems, count
+                        lines, rows, problems, count = [], [], [], 0
+            if count:
+                yield lines, rows, problems, count
 
-    def _batch(self, rows: list[tuple[int, list[str] | None, str]]) -> None:
-        converted: list[tuple[int, dict[str, Any], dict[str, Any], tuple]] = []
-        width = self.width
-        for line, row, problem in rows:
-            if row is None:
-                self._error(line, problem)
-                continue
-            if len(row) != width:
-                self._error(line, f"The row has {len(row)} columns; the header has {width}.")
-                continue
-            result = self._convert(line, row)
-            if result is not None:
-                converted.append((line, result[0], result[1], self._keys(result[0])))
+    def _batch(
+        self,
+        lines: list[int],
+        rows: list[list[str]],
+        problems: list[tuple[int, str]],
+        count: int,
+    ) -> None:
+        converted = self._convert(lines, rows, problems)
         self._lookup_existing(converted)
+        decide = self._decide
         for line, values, custom, keys in converted:
-            self._decide(line, values, custom, keys)
-        self.rows_done += len(rows)
+            decide(line, values, custom, keys)
+        self.rows_done += count
         if self.writing:
             self._hand_off()
         else:
             self._forget()
         self.progress(self.rows_done, self.rows_total)
 
-    def _convert(self, line: int, row: list[str]) -> tuple[dict, dict] | None:
-        values: dict[str, Any] = {}
-        custom: dict[str, Any] = {}
-        problems: list[str] | None = None
-        first_bad = ""
-        missing, mlen = self.missing, self.missing_len
-        for index, target, convert, is_custom, name, limit in self.plan:
-            raw = row[index]
-            if not raw:
+    def _convert(
+        self, lines: list[int], rows: list[list[str]], problems: list[tuple[int, str]]
+    ) -> list[tuple[int, dict[str, Any], dict[str, Any], tuple]]:
+        """The batch's rows as (line, values, custom values, duplicate keys), column by column
+        (``_Cells``); rows with bad cells are reported, with every bad cell of the row, in
+        the order of the columns."""
+        columns = list(zip(*rows, strict=True)) if rows else []
+        outs: list[list[Any]] = []
+        bad_rows: set[int] = set()
+        for cells, column in zip(self.cells, self.columns, strict=True):
+            out, bad = cells(columns[column.index]) if rows else ([], [])
+            outs.append(out)
+            bad_rows.update(bad)
+        reports: list[tuple[int, str, str]] = [(line, reason, "") for line, reason in problems]
+        for i in bad_rows:
+            reasons = [
+                (column.name, out[i].reason)
+                for column, out in zip(self.columns, outs, strict=True)
+                if type(out[i]) is _Bad
+            ]
+            reason = "; ".join(f"{name}: {why}" for name, why in reasons)
+            reports.append((lines[i], reason, reasons[0][0]))
+        for line, reason, column_name in sorted(reports, key=lambda r: r[0]):
+            self._error(line, reason, column_name)
+        std_targets, custom_targets = self.std_targets, self.custom_targets
+        std = zip(*[outs[i] for i in self.std_cols], strict=True) if self.std_cols else repeat(())
+        custom_values = (
+            zip(*[outs[i] for i in self.custom_cols], strict=True)
+            if self.custom_cols
+            else repeat(())
+        )
+        prepare = self._prepare if self.needs_prepare else None
+        keys = self._keys
+        converted = []
+        for i, (line, svals, cvals) in enumerate(zip(lines, std, custom_values, strict=False)):
+            if bad_rows and i in bad_rows:
                 continue
-            value = raw.strip()
-            if not value or (len(value) <= mlen and value.lower() in missing):
-                continue
-            if convert is None:
-                converted = value
-                if len(value) > limit:
-                    if problems is None:
-                        problems, first_bad = [], name
-                    problems.append(f"{name}: is longer than {limit} characters")
-                    continue
-            else:
-                try:
-                    converted = convert(value)
-                except ValueError as exc:
-                    if problems is None:
-                        problems, first_bad = [], name
-                    problems.append(f"{name}: {exc}")
-                    continue
-            if is_custom:
-                custom[target] = converted
-            else:
-                values[target] = converted
-        if problems:
-            self._error(line, "; ".join(problems), first_bad)
-            return None
-        self._prepare(values)
-        return values, custom
+            values = {k: v for k, v in zip(std_targets, svals, strict=True) if v is not MISSING}
+            custom = (
+                {k: v for k, v in zip(custom_targets, cvals, strict=True) if v is not MISSING}
+                if custom_targets
+                else {}
+            )
+            if prepare is not None:
+                prepare(values)
+            converted.append((line, values, custom, keys(values)))
+        return converted
 
     # ---- entity rules -----------------------------------------------------------------------
 
@@ -1681,11 +1853,12 @@ class _Run:
     def _keys(self, v: dict[str, Any]) -> tuple[str, Any, tuple[str, str] | None, str]:
         """(external id, exact key, fuzzy (block, text), e-mail) of a row's values."""
         entity = self.entity
-        ext = v.get("external_id", "")
+        get = v.get
+        ext = get("external_id", "")
         if entity == ImportEntity.LEAD:
-            email = v.get("email", "")
-            first, last = v.get("first_name", ""), v.get("last_name", "")
-            fuzzy = lead_fuzzy_key(first, last, v.get("company", "")) if first or last else None
+            email = get("email", "")
+            first, last = get("first_name", ""), get("last_name", "")
+            fuzzy = self._lead_fuzzy_key(first, last, get("company", "")) if first or last else None
             return ext, email, fuzzy, email
         if entity == ImportEntity.CONTACT:
             email = v.get("email", "")
@@ -1697,6 +1870,25 @@ class _Run:
             return ext, norm, account_fuzzy_key(norm), ""
         name = v.get("name", "")
         return ext, ((v.get("account_id") or 0, norm_text(name)) if name else None), None, ""
+
+    def _lead_fuzzy_key(self, first: str, last: str, company: str) -> tuple[str, str] | None:
+        """``dedup.lead_fuzzy_key``, remembering the normalised person and company names
+        (they repeat across a file)."""
+        person = self.persons.get((first, last))
+        if person is None:
+            norm = norm_person(first, last)
+            person = (block_key(norm), norm.split()) if norm else ("", [])
+            if len(self.persons) < NAME_CACHE:
+                self.persons[first, last] = person
+        if not person[1]:
+            return None
+        comp = self.companies.get(company)
+        if comp is None:
+            norm = norm_company(company) if company else ""
+            comp = (block_key(norm), norm.split())
+            if len(self.companies) < NAME_CACHE:
+                self.companies[company] = comp
+        return f"{comp[0]}|{person[0]}", " ".join(sorted(person[1] + comp[1]))
 
     def _fetch(self, column: str, values: set[str], cols: list[str]) -> list[tuple]:
         """Rows of the entity's table whose ``column`` is one of ``values`` (merged-away
@@ -1838,7 +2030,7 @@ class _Run:
             for pk, owner, first, last, company, email in rows.iterator(chunk_size=20_000):
                 if pk in created:
                     continue
-                key = lead_fuzzy_key(first, last, company)
+                key = self._lead_fuzzy_key(first, last, company) if first or last else None
                 if key:
                     ref = Ref(
                         id=pk,
@@ -1879,14 +2071,16 @@ class _Run:
     def _decide(self, line: int, v: dict[str, Any], custom: dict[str, Any], keys: tuple) -> None:
         ext, key, fuzzy, email = keys
         index = self.index
-        if fuzzy is not None and not index.fuzzy_loaded:
-            ref, how = index.match(ext=ext, key=key)
-            if ref is None:
+        ref: Ref | None = None
+        if ext:
+            ref, how = index.by_ext.get(ext), "external_id"
+        if ref is None and key:
+            ref, how = index.by_key.get(key), "key"
+        if ref is None and fuzzy is not None:
+            if not index.fuzzy_loaded:
                 self._load_fuzzy()
-                ref, how = index.match(fuzzy=fuzzy, email=email)
-        else:
-            ref, how = index.match(ext=ext, key=key, fuzzy=fuzzy, email=email)
-        policy = v.pop("_policy", None) or self.policy
+            ref, how = index.match(fuzzy=fuzzy, email=email)
+        policy = (v.pop("_policy", None) if self.policy_mapped else None) or self.policy
         if ref is None or policy == DuplicatePolicy.CREATE:
             problem = self._create_values(v, custom)
             if problem:
@@ -2114,10 +2308,10 @@ class _Run:
         )
 
     def _copy_leads(self, creates: list[tuple[int, Ref]]) -> None:
-        """Leads through PostgreSQL's COPY, with ids taken from the table's sequence first."""
-        present: set[str] = set()
-        for _, ref in creates:
-            present.update(ref.pending)
+        """Leads through PostgreSQL's COPY, with ids taken from the table's sequence first.
+        The COPY text is built a column at a time (``_copy_column``) and sent in one piece."""
+        pendings = [ref.pending for _, ref in creates]
+        present: set[str] = set().union(*pendings)  # type: ignore[arg-type]
         # Columns the batch leaves empty default to NULL: leave them out of the COPY.
         fields = [
             f
@@ -2125,35 +2319,35 @@ class _Run:
             if not f.null or f.attname in present or f.get_default() is not None
         ]
         quote = connection.ops.quote_name
-        columns = ", ".join(quote(f.column) for f in fields)
-        template = [None, *(f.get_default() for f in fields)]
-        position = {f.attname: i for i, f in enumerate(fields, start=1)}
-        i_custom, i_created, i_updated = (
-            position["custom"],
-            position["created_at"],
-            position["updated_at"],
-        )
         table = Lead._meta.db_table
+        n = len(pendings)
         now = self.now
-        dumps = json.dumps
         with connection.cursor() as cur:
             cur.execute(
                 "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                [table, len(creates)],
+                [table, n],
             )
             ids = [r[0] for r in cur.fetchall()]
+            texts: list[Any] = [list(map(str, ids))]
+            for f in fields:
+                name = f.attname
+                if name == "updated_at":
+                    texts.append(repeat(_copy_value(now), n))
+                elif name == "created_at":
+                    texts.append(_copy_column([p.get(name) or now for p in pendings]))
+                elif name == "custom":
+                    texts.append(_copy_column([_json(p.get(name)) for p in pendings]))
+                elif name not in present:
+                    texts.append(repeat(_copy_value(f.get_default()), n))
+                else:
+                    default = f.get_default()
+                    texts.append(_copy_column([p.get(name, default) for p in pendings]))
+            data = "\n".join(map("\t".join, zip(*texts, strict=False))) + "\n"
+            columns = ", ".join(quote(f.column) for f in fields)
             with cur.copy(f"COPY {quote(table)} (id, {columns}) FROM STDIN") as copy:
-                write = copy.write_row
-                for pk, (_, ref) in zip(ids, creates, strict=True):
-                    ref.id = pk
-                    row = template.copy()
-                    for name, value in ref.pending.items():
-                        row[position[name]] = value
-                    row[0] = pk
-                    row[i_custom] = dumps(row[i_custom] or {})
-                    row[i_created] = row[i_created] or now
-                    row[i_updated] = now
-                    write(row)
+                copy.write(data.encode())
+            for pk, (_, ref) in zip(ids, creates, strict=True):
+                ref.id = pk
             # Each lead's first status change is made by the database from the rows just
             # copied (the same values _status_rows gives), so building it costs no Python time.
             status_table = quote(LeadStatusChange._meta.db_table)
@@ -2308,24 +2502,48 @@ def _tolerant_number(value: str, *, whole: bool) -> bool:
     return not whole or number == number.to_integral_value()
 
 
-_MISS = object()
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def _memo(convert: Callable[[str], Any], limit: int = 100_000) -> Callable[[str], Any]:
-    """``convert`` remembering its answers: columns such as dates, amounts, owners and choices
-    repeat the same few values over and over."""
-    cache: dict[str, Any] = {}
-    get = cache.get
+def _copy_value(value: Any) -> str:
+    """One value as COPY's text format writes it."""
+    if value is None:
+        return "\\N"
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value).translate(_COPY_ESCAPES)
+    return str(value)  # numbers, dates, times (ISO), as PostgreSQL reads them
 
-    def memo(value: str) -> Any:
-        result = get(value, _MISS)
-        if result is _MISS:
-            result = convert(value)
-            if len(cache) < limit:
-                cache[value] = result
-        return result
 
-    return memo
+_NONE = type(None)
+_AS_STR = frozenset({int, float, Decimal, dt.date, dt.datetime})  # str() is what COPY reads
+
+
+def _copy_column(values: list[Any]) -> list[str]:
+    """A column of values as COPY's text format writes them. Text without tabs, newlines or
+    backslashes (nearly all of it) and numbers and dates take a C-speed path."""
+    kinds = set(map(type, values))
+    nulls = _NONE in kinds
+    kinds.discard(_NONE)
+    if kinds == {str}:
+        joined = "".join([v for v in values if v is not None] if nulls else values)
+        if "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined:
+            return list(map(_copy_value, values))
+        return ["\\N" if v is None else v for v in values] if nulls else values
+    if kinds <= _AS_STR:
+        if nulls:
+            return ["\\N" if v is None else str(v) for v in values]
+        return list(map(str, values))
+    return list(map(_copy_value, values))
+
+
+def _json(value: dict[str, Any] | None) -> str:
+    return json.dumps(value or {})
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:

@@ -318,6 +318,14 @@ class LeadFilters(Schema):
     company: str = Field("", description="Text in the company name.")
     email: str = Field("", description="Exact e-mail address.")
     untouched: bool | None = Field(None, description="true: nobody has contacted it yet.")
+    under: str = Field(
+        "", description="Owner, BDR, SDR or receiving AE at or below this position id."
+    )
+    sql_from: str = Field("", description="Became sales-qualified on or after (YYYY-MM-DD).")
+    sql_to: str = Field("", description="Became sales-qualified on or before (YYYY-MM-DD).")
+    touched_from: str = Field("", description="First touched on or after (YYYY-MM-DD).")
+    touched_to: str = Field("", description="First touched on or before (YYYY-MM-DD).")
+    converted: bool | None = Field(None, description="true: became an opportunity.")
     order: str = Field(
         "",
         description="-id (default: newest first), last_name, company, status, created_at, "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.dateparse import parse_date
 
 from revline.crm.choices import ComplaintStatus, LeadStatus
@@ -247,7 +247,49 @@ def lead_filter_q(f: dict[str, Any]) -> Q:
     if "created_to" in f:
         day = _date(f["created_to"])
         cond &= Q(created_at__date__lte=day) if day else NOTHING
-    return cond & custom_filter_q("lead", f)
+    return cond & _lead_analytics_q(f) & custom_filter_q("lead", f)
+
+
+def _lead_analytics_q(f: dict[str, Any]) -> Q:
+    """The filters the KPI drill-downs pass (revline.analytics): under (the owner, the BDR who
+    generated it, the SDR who qualified it or the AE who received it at or below a position),
+    sql_from/sql_to (became sales-qualified in the range, from the status history),
+    touched_from/touched_to (first touch), converted ("1": became an opportunity)."""
+    from revline.org.models import PositionClosure
+
+    cond = Q()
+    if "under" in f:
+        pk = _int(f["under"])
+        if pk is None:
+            return NOTHING
+        below = PositionClosure.objects.filter(ancestor_id=pk).values("descendant_id")
+        cond &= (
+            Q(owner_position_id__in=below)
+            | Q(generated_by_id__in=below)
+            | Q(qualified_by_id__in=below)
+            | Q(received_by_id__in=below)
+        )
+    if "sql_from" in f or "sql_to" in f:
+        changes = LeadStatusChange.objects.filter(
+            lead_id=OuterRef("pk"), to_status=LeadStatus.SALES_QUALIFIED
+        )
+        for key, lookup in (("sql_from", "at__date__gte"), ("sql_to", "at__date__lte")):
+            if key in f:
+                day = _date(f[key])
+                if day is None:
+                    return NOTHING
+                changes = changes.filter(**{lookup: day})
+        cond &= Q(Exists(changes))
+    for key, lookup in (
+        ("touched_from", "first_touch_at__date__gte"),
+        ("touched_to", "first_touch_at__date__lte"),
+    ):
+        if key in f:
+            day = _date(f[key])
+            cond &= Q(**{lookup: day}) if day else NOTHING
+    if str(f.get("converted", "")).lower() in ("1", "true", "yes"):
+        cond &= Q(converted_opportunity__isnull=False)
+    return cond
 
 
 def leads_list(

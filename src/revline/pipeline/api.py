@@ -148,7 +148,7 @@ def _stage_filter(value: str, pipeline: int | None) -> str:
 @listed
 def opportunities_list(request: HttpRequest, filters: Query[OpportunityFilters]):
     f = query_filters(request, filters)
-    for key in ("close_from", "close_to", "created_from", "created_to"):
+    for key in ("close_from", "close_to", "created_from", "created_to", "closed_from", "closed_to"):
         if key in f:
             f[key] = f[key].isoformat()
     if "stuck" in f:

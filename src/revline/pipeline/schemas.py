@@ -126,6 +126,17 @@ class OpportunityFilters(Schema):
     created_from: dt.date | None = None
     created_to: dt.date | None = None
     stuck: bool | None = Field(None, description="true: open deals stuck in their stage.")
+    closed_from: dt.date | None = Field(None, description="Closed (won or lost) on or after.")
+    closed_to: dt.date | None = Field(None, description="Closed (won or lost) on or before.")
+    under: int | None = Field(None, description="Owner at or below this position id.")
+    region: int | None = Field(None, description="The owner's region id.")
+    team: int | None = Field(None, description="The owner's team id.")
+    sector: str = Field("", description="The account's sector.")
+    size: str = Field("", description="The account's size band (e.g. 51-200).")
+    competitor: int | None = Field(None, description="Competitor id named on the deal.")
+    last_stage: int | None = Field(
+        None, description="Stage id the deal is in (open) or was won or lost from (closed)."
+    )
     order: str = Field(
         "",
         description="-id (default: newest first), name, amount, close_date, created_at or stage; "

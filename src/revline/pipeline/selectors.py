@@ -269,6 +269,51 @@ def opportunities_filter(
         from revline.crm.custom_fields import custom_filter_q
 
         qs = qs.filter(custom_filter_q("opportunity", dict(filters)))
+    return _analytics_filter(qs, filters)
+
+
+def _analytics_filter(
+    qs: QuerySet[Opportunity], filters: Mapping[str, Any]
+) -> QuerySet[Opportunity]:
+    """The filters the KPI drill-downs pass (revline.analytics): closed_from/closed_to (closed_on),
+    under (the owner at or below a position), region and team (the owner's), sector and size (the
+    account's), competitor, last_stage (the stage a deal is in while open, or was won or lost
+    from)."""
+    for key, lookup in (("closed_from", "closed_on__gte"), ("closed_to", "closed_on__lte")):
+        raw = filters.get(key)
+        if raw in (None, ""):
+            continue
+        day = _date(raw)
+        qs = qs.filter(**{lookup: day}) if day is not None else qs.filter(NOTHING)
+    if (raw := filters.get("under")) not in (None, ""):
+        from revline.org.models import PositionClosure
+
+        pk = _int(raw)
+        below = PositionClosure.objects.filter(ancestor_id=pk).values("descendant_id")
+        qs = qs.filter(owner_position_id__in=below) if pk is not None else qs.filter(NOTHING)
+    if (raw := filters.get("region")) not in (None, ""):
+        pk = _int(raw)
+        qs = (
+            qs.filter(Q(owner_position__region_id=pk) | Q(owner_position__region__parent_id=pk))
+            if pk is not None
+            else qs.filter(NOTHING)
+        )
+    qs = _id_filter(qs, "owner_position__team_id", filters.get("team"))
+    qs = _id_filter(qs, "competitors", filters.get("competitor"))
+    if sector := str(filters.get("sector") or "").strip():
+        qs = qs.filter(account__sector__iexact=sector)
+    if size := str(filters.get("size") or "").strip():
+        qs = qs.filter(account__size=size)
+    if (raw := filters.get("last_stage")) not in (None, ""):
+        pk = _int(raw)
+        if pk is None:
+            return qs.filter(NOTHING)
+        closed_from = StageChange.objects.filter(
+            opportunity_id=OuterRef("pk"),
+            from_stage_id=pk,
+            to_stage__kind__in=[StageKind.WON, StageKind.LOST],
+        )
+        qs = qs.filter(Q(status=OpportunityStatus.OPEN, stage_id=pk) | Q(Exists(closed_from)))
     return qs
 
 
@@ -280,7 +325,9 @@ def opportunities_list(
     ``q`` searches the name, the account's name and the external id. ``filters``: status, type,
     stage, pipeline, owner (position id), account, product, campaign, external_id,
     close_from/close_to, created_from/created_to (ISO dates), stuck ("1": open deals in their
-    stage longer than the stage's ``max_days``), ``cf_<key>`` (custom fields). ``order``: name,
+    stage longer than the stage's ``max_days``), ``cf_<key>`` (custom fields); and those of the
+    KPI drill-downs (``_analytics_filter``): closed_from/closed_to, under, region, team, sector,
+    size, competitor, last_stage. ``order``: name,
     amount, close_date, created_at or stage, "-" for descending; default newest first.
     Rows carry what a list shows (owner, account, stage, pipeline, product): pass a page through
     ``with_stuck_flags`` to get each row's ``is_stuck``.

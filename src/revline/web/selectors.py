@@ -141,6 +141,7 @@ class CockpitItem:
     capability: Capability | None
     kpi: Kpi | None
     live_value: dict[str, int] | None = None
+    tile: Any = None  # the KPI's figures for the period (revline.web.cockpits.Tile), if measured
 
     @property
     def capability_key(self) -> str:

@@ -1,1 +1,3 @@
-__all__: list[str] = []
+from .runs import BacktestRun, DealPrediction, ForecastRun, NewDealExpectation, RunStatus
+
+__all__ = ["BacktestRun", "DealPrediction", "ForecastRun", "NewDealExpectation", "RunStatus"]

@@ -405,6 +405,13 @@ LEADS = ListSpec(
             "sector",
             "company",
             "email",
+            # a KPI drill-down's filters (revline.analytics; crm.selectors._lead_analytics_q)
+            "under",
+            "sql_from",
+            "sql_to",
+            "touched_from",
+            "touched_to",
+            "converted",
         }
     ),
     order_allowed=frozenset(selectors.LEAD_ORDER),
@@ -461,6 +468,12 @@ FILTER_LABELS = {
     "sector": "Sector",
     "company": "Company",
     "email": "E-mail",
+    "under": "Owned at or below",
+    "sql_from": "Sales-qualified from",
+    "sql_to": "Sales-qualified to",
+    "touched_from": "First touched from",
+    "touched_to": "First touched to",
+    "converted": "Converted",
 }
 
 
@@ -507,7 +520,7 @@ def _filter_chips(request: HttpRequest, extra: dict[str, str]) -> list[tuple[str
         if key in ("account", "parent") and ids:
             names = selectors.accounts_visible(user=request.user).filter(pk__in=ids)
             shown = ", ".join(a.name for a in names) or value
-        elif key in ("generated_by", "qualified_by", "received_by") and ids:
+        elif key in ("generated_by", "qualified_by", "received_by", "under") and ids:
             shown = (
                 ", ".join(
                     str(p) for p in crm_forms.visible_positions(request.user).filter(pk__in=ids)

@@ -314,13 +314,56 @@ EXPORT_COLUMNS = [
 ]
 
 
+# The filters a KPI drill-down adds to the list's URL (revline.analytics: the cockpit and the
+# KPI pages link each number to the deals behind it); kept from the query string as they are.
+DRILLDOWN_FILTERS = {
+    "closed_from": "closed from",
+    "closed_to": "closed to",
+    "created_from": "created from",
+    "created_to": "created to",
+    "under": "owned at or below",
+    "region": "region",
+    "team": "team",
+    "product": "product",
+    "campaign": "campaign",
+    "sector": "sector",
+    "size": "size",
+    "competitor": "competitor",
+    "last_stage": "last stage",
+}
+
+
+def drilldown_filters(params: QueryDict) -> dict[str, str]:
+    return {k: params[k].strip() for k in DRILLDOWN_FILTERS if params.get(k, "").strip()}
+
+
+def drilldown_chips(drill: dict[str, str], stages: list[Stage]) -> list[tuple[str, str]]:
+    """(label, value) of each drill-down filter, ids named (a query per kind of id at most)."""
+    from revline.org.models import Region
+
+    names: dict[str, dict[str, str]] = {"last_stage": {str(s.pk): s.name for s in stages}}
+    if "region" in drill:
+        names["region"] = {str(pk): n for pk, n in Region.objects.values_list("pk", "name")}
+    if "under" in drill:
+        names["under"] = {
+            str(pk): t
+            for pk, t in Position.objects.filter(
+                pk__in=[drill["under"]] if drill["under"].isdigit() else []
+            ).values_list("pk", "title")
+        }
+    return [(DRILLDOWN_FILTERS[k], names.get(k, {}).get(v, v)) for k, v in drill.items()]
+
+
 def _list_queryset(request: HttpRequest, params: QueryDict):
     pipelines = list(Pipeline.objects.all())
     stages = list(Stage.objects.all())
     form, filters = filter_form(request, params, pipelines=pipelines, stages=stages)
+    drill = drilldown_filters(params)
+    filters.update({k: v for k, v in drill.items() if k not in filters})
     qs = selectors.opportunities_list(
         user=request.user, q=form.search, filters=filters, order=form.sort
     )
+    form.drilldown = drilldown_chips(drill, stages) if drill else []
     return form, qs
 
 
@@ -336,7 +379,8 @@ def opportunities(request: HttpRequest) -> HttpResponse:
         "order": order,
         "filter_query": query_without(request.GET, "page"),
         "sort_query": query_without(request.GET, "page", "order"),
-        "filtered": form.active_count or bool(form.search),
+        "filtered": form.active_count or bool(form.search) or bool(form.drilldown),
+        "drilldown": form.drilldown,
         "sorts": _sort_links(order),
         "today": timezone.localdate(),
     }

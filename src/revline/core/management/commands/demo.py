@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand
 
 from revline.crm.demo import load_demo_crm
 from revline.org.demo import demo_password, load_demo_org
+from revline.planning.demo import load_demo_planning
 
 
 class Command(BaseCommand):
@@ -30,6 +31,12 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write("Demo pipeline and CRM data already loaded: nothing to change.")
+        planning = load_demo_planning()
+        if planning:
+            counts = ", ".join(f"{n:,} {label}" for label, n in planning.items())
+            self.stdout.write(self.style.SUCCESS(f"Demo planning data loaded: {counts} created."))
+        else:
+            self.stdout.write("Demo planning data already loaded: nothing to change.")
         self.stdout.write(f"\nEvery demo user's password: {demo_password()}")
         self.stdout.write("Log in as, for example:")
         width = max(len(label) for label in result.logins) if result.logins else 0
