@@ -42,7 +42,14 @@ def build(deals: list[dict], activities: list[tuple[int, str]] = ()) -> History:
             )
     changes = pd.DataFrame(
         change_rows,
-        columns=["id", "opportunity_id", "to_stage_id", "changed_at", "amount", "owner_position_id"],
+        columns=[
+            "id",
+            "opportunity_id",
+            "to_stage_id",
+            "changed_at",
+            "amount",
+            "owner_position_id",
+        ],
     )
     frame = pd.DataFrame(
         {

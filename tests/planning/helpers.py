@@ -44,5 +44,5 @@ def open_deal(owner, amount: Any, close: dt.date, category: str, **fields: Any) 
     )
 
 
-def D(value: Any) -> Decimal:  # noqa: N802
+def D(value: Any) -> Decimal:
     return Decimal(str(value)).quantize(Decimal("0.01"))

@@ -70,12 +70,18 @@ def test_calendar_read_by_all_set_by_revops(plan_org, api):
     assert body["start_month"] == 1
     assert body["current_quarter"]["kind"] == "quarter"
     assert_error(api("cro").put("/planning/calendar", {"start_month": 2}), 403, "forbidden")
-    response = api("revops").put("/planning/calendar", {"start_month": 2, "year_named_by_end": True})
+    response = api("revops").put(
+        "/planning/calendar", {"start_month": 2, "year_named_by_end": True}
+    )
     assert response.status_code == 200, response.content
     assert response.json()["start_month"] == 2
     assert FiscalCalendar.objects.get(pk=1).start_month == 2
-    assert_error(api("revops").put("/planning/calendar", {"start_month": 13}), 422, "validation_error")
-    periods = api("ae1").get("/planning/periods", {"kind": "quarter", "from": "2026-02-01", "to": "2027-01-31"})
+    assert_error(
+        api("revops").put("/planning/calendar", {"start_month": 13}), 422, "validation_error"
+    )
+    periods = api("ae1").get(
+        "/planning/periods", {"kind": "quarter", "from": "2026-02-01", "to": "2027-01-31"}
+    )
     assert [p["key"] for p in periods.json()] == ["2027-Q1", "2027-Q2", "2027-Q3", "2027-Q4"]
     assert periods.json()[0]["start"] == "2026-02-01"
 
@@ -118,13 +124,17 @@ def test_manager_sets_quota_and_peer_is_refused(plan_org, api):
     )
     assert assert_error(response, 403, "forbidden")["reason"] == "quota_not_below"
     assert Quota.objects.get().amount == D(130000)
-    bad = api("m1").post("/planning/quotas", {"position": o["ae1"].pk, "period": "Q9", "amount": "1"})
+    bad = api("m1").post(
+        "/planning/quotas", {"position": o["ae1"].pk, "period": "Q9", "amount": "1"}
+    )
     assert assert_error(bad, 422, "validation_error")["errors"][0]["field"] == "period"
 
 
 def test_quota_list_detail_delete(plan_org, api):
     o = plan_org
-    q1 = services.quota_set(by=o["m1"].holder, position=o["ae1"], period=period("2027-Q1"), amount=10)
+    q1 = services.quota_set(
+        by=o["m1"].holder, position=o["ae1"], period=period("2027-Q1"), amount=10
+    )
     services.quota_set(by=o["m2"].holder, position=o["ae3"], period=period("2027-Q1"), amount=20)
     listed = api("m1").get("/planning/quotas").json()
     assert listed["total"] == 1 and listed["next"] is None
@@ -152,19 +162,27 @@ def test_attainment_and_amount(plan_org, api):
     ae1 = next(r for r in body["reports"] if r["position"]["id"] == o["ae1"].pk)
     assert ae1["may_set"] is True and ae1["on_pace"] is True  # the period is over
     assert_error(
-        api("m2").get("/planning/quotas/attainment", {"period": "2027-Q1", "position": o["ae1"].pk}),
+        api("m2").get(
+            "/planning/quotas/attainment", {"period": "2027-Q1", "position": o["ae1"].pk}
+        ),
         404,
         "not_found",
     )
-    amount = api("vp").get(
-        "/planning/quotas/amount", {"from": "2027-01-01", "to": "2027-03-31", "position": o["m1"].pk}
-    ).json()
+    amount = (
+        api("vp")
+        .get(
+            "/planning/quotas/amount",
+            {"from": "2027-01-01", "to": "2027-03-31", "position": o["m1"].pk},
+        )
+        .json()
+    )
     assert float(amount["amount"]) == 2000
     mine = api("m1").get("/planning/quotas/amount", {"from": "2027-01-01", "to": "2027-03-31"})
     assert float(mine.json()["amount"]) == 2000
     assert_error(
         api("m2").get(
-            "/planning/quotas/amount", {"from": "2027-01-01", "to": "2027-03-31", "position": o["m1"].pk}
+            "/planning/quotas/amount",
+            {"from": "2027-01-01", "to": "2027-03-31", "position": o["m1"].pk},
         ),
         404,
         "not_found",
@@ -181,9 +199,12 @@ def test_targets_by_vp_refused_for_manager_and_other_region(plan_org, api):
     )
     assert response.status_code == 201, response.content
     assert response.json()["scope"] == {"kind": "region", "id": o["east"].pk, "name": "East"}
-    assert api("vp").post(
-        "/planning/targets", {"team": o["one"].pk, "period": "2027-Q1", "amount": "400000"}
-    ).status_code == 201
+    assert (
+        api("vp")
+        .post("/planning/targets", {"team": o["one"].pk, "period": "2027-Q1", "amount": "400000"})
+        .status_code
+        == 201
+    )
     # a manager sees their team's plans but may not set them
     response = api("m1").post(
         "/planning/targets", {"team": o["one"].pk, "period": "2027-Q1", "amount": "1"}
@@ -195,11 +216,16 @@ def test_targets_by_vp_refused_for_manager_and_other_region(plan_org, api):
     )
     assert assert_error(response, 422, "validation_error")["errors"][0]["field"] == "region"
     # the CRO plans everywhere
-    assert api("cro").post(
-        "/planning/targets", {"region": o["west"].pk, "period": "2027-Q1", "amount": "5"}
-    ).status_code == 201
+    assert (
+        api("cro")
+        .post("/planning/targets", {"region": o["west"].pk, "period": "2027-Q1", "amount": "5"})
+        .status_code
+        == 201
+    )
     assert_error(
-        api("vp").post("/planning/targets", {"period": "2027-Q1", "amount": "5"}), 422, "validation_error"
+        api("vp").post("/planning/targets", {"period": "2027-Q1", "amount": "5"}),
+        422,
+        "validation_error",
     )
     assert Target.objects.count() == 3
     assert api("m1").get("/planning/targets").json()["total"] == 1  # their team's only
@@ -238,13 +264,17 @@ def test_budgets_and_spend(plan_org, api):
     assert spend.status_code == 201, spend.content
     assert float(spend.json()["amount"]) == 1200.5
     assert_error(
-        api("m2").post(f"/planning/budgets/{budget_id}/spend", {"amount": "1", "spent_on": "2027-02-10"}),
+        api("m2").post(
+            f"/planning/budgets/{budget_id}/spend", {"amount": "1", "spent_on": "2027-02-10"}
+        ),
         404,
         "not_found",
     )
     # a rep of the team neither sees nor records
     assert_error(
-        api("ae1").post(f"/planning/budgets/{budget_id}/spend", {"amount": "1", "spent_on": "2027-02-10"}),
+        api("ae1").post(
+            f"/planning/budgets/{budget_id}/spend", {"amount": "1", "spent_on": "2027-02-10"}
+        ),
         404,
         "not_found",
     )
@@ -282,12 +312,22 @@ def test_forecast_submit_adjust_rollup(plan_org, api):
     assert float(body["commit"]) == 1200 and float(body["best_case"]) == 500
     assert float(body["prefill"]["commit"]) == 1000 and float(body["closed"]) == 700
     # nobody submits for someone else
-    refused = api("m1").post("/planning/forecasts", {"period": q, "position": o["ae1"].pk, "commit": "1"})
+    refused = api("m1").post(
+        "/planning/forecasts", {"period": q, "position": o["ae1"].pk, "commit": "1"}
+    )
     assert assert_error(refused, 403, "forbidden")["reason"] == "not_holder"
-    api("ae2").post("/planning/forecasts", {"period": q, "commit": "300", "best_case": "0", "pipeline": "0"})
+    api("ae2").post(
+        "/planning/forecasts", {"period": q, "commit": "300", "best_case": "0", "pipeline": "0"}
+    )
     adjusted = api("m1").post(
         "/planning/forecasts/adjustments",
-        {"period": q, "position": o["ae1"].pk, "figure": "commit", "amount": "900", "note": "Slip risk"},
+        {
+            "period": q,
+            "position": o["ae1"].pk,
+            "figure": "commit",
+            "amount": "900",
+            "note": "Slip risk",
+        },
     )
     assert adjusted.status_code == 201, adjusted.content
     assert float(adjusted.json()["previous"]) == 1200
@@ -352,15 +392,32 @@ def test_list_endpoints_query_count(plan_org, api, django_assert_max_num_queries
             if maker == "quotas":
                 services.quota_set(by=o["vp"].holder, position=rep, period=p, amount=10)
             elif maker in ("forecasts", "adjustments"):
-                services.forecast_submit(by=rep.holder, position=rep, period=p, commit=1, best_case=1, pipeline=1)
+                services.forecast_submit(
+                    by=rep.holder, position=rep, period=p, commit=1, best_case=1, pipeline=1
+                )
                 if maker == "adjustments":
-                    services.forecast_adjust(by=o["m1"].holder, position=rep, period=p, figure="commit", amount=2)
+                    services.forecast_adjust(
+                        by=o["m1"].holder, position=rep, period=p, figure="commit", amount=2
+                    )
             elif maker == "targets":
-                services.target_set(by=o["cro"].holder, team=o["one"] if i % 2 else o["two"], period=period(f"{2020 + n}-Q{i + 1}"), amount=5)
+                services.target_set(
+                    by=o["cro"].holder,
+                    team=o["one"] if i % 2 else o["two"],
+                    period=period(f"{2020 + n}-Q{i + 1}"),
+                    amount=5,
+                )
             else:
-                b = services.budget_set(by=o["cro"].holder, region=o["east"], period=period(f"{2020 + n}-Q{i + 1}"), category="tools", amount=100)
+                b = services.budget_set(
+                    by=o["cro"].holder,
+                    region=o["east"],
+                    period=period(f"{2020 + n}-Q{i + 1}"),
+                    category="tools",
+                    amount=100,
+                )
                 if maker == "spend":
-                    services.spend_record(by=o["cro"].holder, budget=b, amount=1, spent_on=b.period_start)
+                    services.spend_record(
+                        by=o["cro"].holder, budget=b, amount=1, spent_on=b.period_start
+                    )
 
     client = api("cro")
     build(1)

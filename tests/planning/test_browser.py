@@ -19,7 +19,6 @@ from playwright.sync_api import Page, expect
 
 from revline.planning.calendar import fiscal_rule
 from revline.planning.selectors import today
-from tests.browser.conftest import _demo_snapshot, browser, demo, page  # noqa: F401 - fixtures
 from tests.browser.helpers import login, logout, position_of
 
 pytestmark = pytest.mark.browser
@@ -104,7 +103,9 @@ def test_vp_sets_the_quarters_targets_and_a_budget(page, demo):
 
     targets = {
         (t.region_id, t.team_id): t.amount
-        for t in Target.objects.filter(period_start=q.start, period_kind="quarter", is_generated=False)
+        for t in Target.objects.filter(
+            period_start=q.start, period_kind="quarter", is_generated=False
+        )
     }
     assert targets == {(region.pk, None): Decimal("1250000"), (None, team.pk): Decimal("420000")}
     budget = Budget.objects.get(period_start=q.start, is_generated=False)
@@ -148,7 +149,9 @@ def test_manager_sets_quotas_for_their_agents_not_another_managers(page, demo):
     position_select.select_option(str(second.pk))
     form.get_by_label("Quota amount").fill("80000")
     form.get_by_role("button", name="Set quota").click()
-    expect(page.locator(f'#quota-rows tr[data-position="{second.pk}"]').get_by_test_id("quota")).to_contain_text("$80,000")
+    expect(
+        page.locator(f'#quota-rows tr[data-position="{second.pk}"]').get_by_test_id("quota")
+    ).to_contain_text("$80,000")
     expect(page.get_by_test_id("node-reports")).to_contain_text("$175,000")
 
     # another manager's agent: not reachable by the board, and a forged post is refused
@@ -177,9 +180,20 @@ def test_manager_sets_quotas_for_their_agents_not_another_managers(page, demo):
     )
     assert forged_own == 403
 
+    # the period picker swaps the board for another quarter (htmx), where nothing is set yet
+    previous = fiscal_rule().shift(q, -1)
+    page.locator("#pn-period").select_option(previous.key)
+    expect(page).to_have_url(re.compile(f"period={previous.key}"))
+    expect(page.locator(".card-subtitle").first).to_contain_text(previous.label)
+    expect(
+        page.locator(f'#quota-rows tr[data-position="{agent.pk}"]').get_by_test_id("quota")
+    ).to_contain_text("—")
+
     mine = {
         qt.owner_position_id: qt.amount
-        for qt in Quota.objects.filter(period_start=q.start, period_kind="quarter", is_generated=False)
+        for qt in Quota.objects.filter(
+            period_start=q.start, period_kind="quarter", is_generated=False
+        )
     }
     assert mine == {agent.pk: Decimal("95000"), second.pk: Decimal("80000")}
     assert Quota.objects.get(owner_position=agent, period_start=q.start).set_by.email == MANAGER

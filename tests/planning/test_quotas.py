@@ -21,7 +21,9 @@ Q2 = period("2027-Q2")
 
 
 def setq(by_pos, pos, key, amount, **kw):
-    return services.quota_set(by=by_pos.holder, position=pos, period=period(key), amount=amount, **kw)
+    return services.quota_set(
+        by=by_pos.holder, position=pos, period=period(key), amount=amount, **kw
+    )
 
 
 # --- who may set -------------------------------------------------------------------------------
@@ -299,7 +301,9 @@ def test_quotas_list_visibility(plan_org):
     o = plan_org
     setq(o["m1"], o["ae1"], "2027-Q1", "100")
     setq(o["m2"], o["ae3"], "2027-Q1", "100")
-    assert set(selectors.quotas_list(user=o["m1"].holder)) == {Quota.objects.get(owner_position=o["ae1"])}
+    assert set(selectors.quotas_list(user=o["m1"].holder)) == {
+        Quota.objects.get(owner_position=o["ae1"])
+    }
     assert selectors.quotas_list(user=o["ae2"].holder).count() == 0
     assert selectors.quotas_list(user=o["cro"].holder).count() == 2
     assert selectors.quotas_list(user=AnonymousUser()).count() == 0

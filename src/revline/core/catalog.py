@@ -48,7 +48,7 @@ CAPABILITIES = {
         Capability("planning.forecast", "Forecast", "web:planning_forecast"),
         Capability("analytics.kpis", "KPI dashboard", "web:kpis"),
         Capability("analytics.strategy", "Strategy review"),
-        Capability("scoring.leads", "Lead scoring"),
+        Capability("scoring.leads", "Lead scoring", "web:scoring"),
         Capability("outreach.sequences", "Outreach sequences"),
         Capability("outreach.campaigns", "Campaigns"),
         Capability("rooms.rooms", "Digital sales rooms"),

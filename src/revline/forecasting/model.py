@@ -88,12 +88,13 @@ class TrainingSet:
     y: np.ndarray
     groups: np.ndarray  # opportunity ids
     snapshots: list[pd.Timestamp] = field(default_factory=list)
+    cohorts: np.ndarray | None = None  # the (snapshot, horizon) each example belongs to
 
 
 def training_set(history: History, cutoff: dt.date | dt.datetime | pd.Timestamp) -> TrainingSet:
     """Every (snapshot, horizon) example whose outcome was known by ``cutoff``."""
     cutoff = as_timestamp(cutoff)
-    frames, ys, groups, used = [], [], [], []
+    frames, ys, groups, cohorts, used = [], [], [], [], []
     for s in snapshot_starts(history, cutoff):
         base = snapshot_features(history, s)
         if base.empty:
@@ -106,6 +107,7 @@ def training_set(history: History, cutoff: dt.date | dt.datetime | pd.Timestamp)
             frames.append(frame)
             ys.append(labels(history, frame.index, s, until))
             groups.append(frame.index.to_numpy())
+            cohorts.append(np.full(len(frame), len(cohorts), dtype=np.int32))
         used.append(s)
     if not frames:
         raise NotEnoughHistory(
@@ -115,13 +117,14 @@ def training_set(history: History, cutoff: dt.date | dt.datetime | pd.Timestamp)
     X = pd.concat(frames)
     y = np.concatenate(ys)
     g = np.concatenate(groups)
+    k = np.concatenate(cohorts)
     if len(X) > MAX_EXAMPLES:
         deals = np.unique(g)
         rng = np.random.default_rng(SEED)
         keep_deals = rng.choice(deals, size=int(len(deals) * MAX_EXAMPLES / len(X)), replace=False)
         keep = np.isin(g, keep_deals)
-        X, y, g = X[keep], y[keep], g[keep]
-    return TrainingSet(X, y, g, used)
+        X, y, g, k = X[keep], y[keep], g[keep], k[keep]
+    return TrainingSet(X, y, g, used, k)
 
 
 def _categories(X: pd.DataFrame, categorical: list[str]) -> dict[str, list]:
@@ -160,34 +163,54 @@ def _prepare(
     out = X[numeric].astype(float).copy()
     for c, known in categories.items():
         if method == "lightgbm":
-            out[c] = pd.Categorical(X[c].astype(object), categories=known)
+            values = X[c].astype(object)
+            out[c] = pd.Categorical(values.where(values.isin(known)), categories=known)
         else:
             out[c] = X[c].map(lambda v: v or "(none)").astype(object)
     return out
 
 
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p)).reshape(-1, 1)
+
+
 @dataclass
 class WinModel:
-    """A fitted, calibrated model and what it was trained on."""
+    """A fitted model, its Platt calibration, and what it was trained on.
+
+    ``shocks``: for each training cohort (the deals open at one snapshot, one horizon), the
+    amount won divided by the amount the out-of-fold probabilities expected. Deals of one
+    period do not win independently (a good quarter lifts them all), so the simulation draws
+    one of these ratios per simulated period and scales every probability by it
+    (``simulation``); without them the P10-P90 range only holds the coin flips of the deals.
+    """
 
     method: str
     estimator: object
+    calibrator: object
     numeric: list[str]
     categories: dict[str, list]  # categorical feature -> the values seen in training
     trained_through: pd.Timestamp
     examples: int
     positives: int
     snapshots: int
+    shocks: np.ndarray = field(default_factory=lambda: np.ones(1))
+
+    def _raw(self, X: pd.DataFrame) -> np.ndarray:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            prepared = _prepare(X, self.method, self.numeric, self.categories)
+            return self.estimator.predict_proba(prepared)[:, 1]
+
+    def calibrate(self, raw: np.ndarray) -> np.ndarray:
+        return np.clip(self.calibrator.predict_proba(_logit(raw))[:, 1], 0.0, 1.0)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """The probability of each row's deal being won within its horizon."""
         if X.empty:
             return np.zeros(0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            prepared = _prepare(X, self.method, self.numeric, self.categories)
-            p = self.estimator.predict_proba(prepared)[:, 1]
-        return np.clip(p, 0.0, 1.0)
+        return self.calibrate(self._raw(X))
 
 
 def train(
@@ -198,8 +221,15 @@ def train(
     account: bool = False,
 ) -> WinModel:
     """A calibrated model from the examples whose outcome was known by ``cutoff``;
-    ``account=True`` adds the account features (see ``features``)."""
-    from sklearn.calibration import CalibratedClassifierCV
+    ``account=True`` adds the account features (see ``features``).
+
+    Calibration (Platt scaling) is fitted on out-of-fold scores: the examples are cut into
+    ``FOLDS`` folds by deal, each fold scored by a model fitted on the others; the final model
+    is then fitted on every example (scikit-learn's ``CalibratedClassifierCV`` with
+    ``ensemble=False`` does the same; doing it here keeps the out-of-fold probabilities, which
+    give the shocks)."""
+    from sklearn.base import clone
+    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
 
     cutoff = as_timestamp(cutoff)
@@ -214,23 +244,48 @@ def train(
     numeric, categorical = feature_names(account=account)
     categories = _categories(data.X, categorical)
     X = _prepare(data.X, method, numeric, categories)
+    y = data.y
+    base = _estimator(method, numeric, categorical)
     folds = min(FOLDS, len(np.unique(data.groups)))
-    splits = list(GroupKFold(n_splits=folds).split(X, data.y, data.groups))
-    estimator = _estimator(method, numeric, categorical)
-    model = CalibratedClassifierCV(estimator, method="sigmoid", cv=splits, ensemble=False)
+    raw_oof = np.full(len(y), y.mean(), dtype=np.float64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        model.fit(X, data.y)
-    return WinModel(
+        for fit_rows, score_rows in GroupKFold(n_splits=folds).split(X, y, data.groups):
+            if len(np.unique(y[fit_rows])) < 2:
+                continue
+            fold = clone(base).fit(X.iloc[fit_rows], y[fit_rows])
+            raw_oof[score_rows] = fold.predict_proba(X.iloc[score_rows])[:, 1]
+        estimator = clone(base).fit(X, y)
+    calibrator = LogisticRegression(C=1e4).fit(_logit(raw_oof), y)
+    model = WinModel(
         method=method,
-        estimator=model,
+        estimator=estimator,
+        calibrator=calibrator,
         numeric=numeric,
         categories=categories,
         trained_through=cutoff,
-        examples=len(data.y),
+        examples=len(y),
         positives=positives,
         snapshots=len(data.snapshots),
     )
+    model.shocks = cohort_shocks(
+        model.calibrate(raw_oof), y, data.X["amount"].to_numpy(dtype=float), data.cohorts
+    )
+    return model
+
+
+def cohort_shocks(
+    p: np.ndarray, y: np.ndarray, amount: np.ndarray, cohorts: np.ndarray | None
+) -> np.ndarray:
+    """Per cohort, amount won / amount expected (cohorts expecting nothing are skipped); [1]
+    when there is none."""
+    if cohorts is None or p.size == 0:
+        return np.ones(1)
+    expected = np.bincount(cohorts, weights=p * amount)
+    won = np.bincount(cohorts, weights=y * amount, minlength=expected.size)
+    keep = expected > 0
+    ratios = won[keep] / expected[keep]
+    return ratios if ratios.size else np.ones(1)
 
 
 __all__ = [

@@ -28,9 +28,17 @@ class Forecast:
     start: pd.Timestamp  # the period's first day (local midnight)
     until: pd.Timestamp  # the day after the period's last day
     won: pd.DataFrame  # the closes won in the period before ``as_of``
-    new_by_owner: pd.Series  # expected from deals not open at ``as_of``, by owner (0: none)
+    # What deals not open at the start of each past window brought in, by owner (rows, 0: no
+    # owner) and window (columns); the expectation is the windows' mean.
+    new_windows: pd.DataFrame
     deals: pd.DataFrame  # open deals: amount, probability, stage_id, owner_position_id, ...
     model: WinModel | None
+
+    @property
+    def new_by_owner(self) -> pd.Series:
+        if self.new_windows.empty:
+            return pd.Series(dtype=float)
+        return self.new_windows.mean(axis=1)
 
     @property
     def won_to_date(self) -> float:
@@ -55,14 +63,19 @@ class Forecast:
         d = self.deals
         return self.won_to_date + float((d["stage_probability"] * d["amount"]).sum())
 
-    def range(self, mask: np.ndarray | None = None, **kwargs) -> Range:
-        """Expected value and P10/P50/P90 (``simulation.bookings_range``). ``mask`` keeps some
-        of the open deals (a position's subtree); won-to-date and the "not open yet" term are
-        then not added, as they belong to the whole organisation."""
-        d = self.deals if mask is None else self.deals[mask]
-        certain = self.won_to_date + self.new_deals if mask is None else 0.0
+    def range(self, **kwargs) -> Range:
+        """Expected value and P10/P50/P90 of the whole forecast (``simulation``): the open
+        deals drawn with the model's shocks, the "not open yet" term drawn from its windows."""
+        d = self.deals
+        shocks = self.model.shocks if self.model is not None else None
+        extra = self.new_windows.sum(axis=0).to_numpy() if not self.new_windows.empty else None
         return bookings_range(
-            d["probability"].to_numpy(), d["amount"].to_numpy(), certain=certain, **kwargs
+            d["probability"].to_numpy(),
+            d["amount"].to_numpy(),
+            certain=self.won_to_date,
+            shocks=shocks,
+            extra=extra,
+            **kwargs,
         )
 
 
@@ -73,15 +86,15 @@ def won_between(history: History, start: pd.Timestamp, until: pd.Timestamp) -> p
 
 def new_deal_bookings(
     history: History, as_of: pd.Timestamp, until: pd.Timestamp, *, windows: int = NEW_DEAL_WINDOWS
-) -> pd.Series:
-    """By owner (at the close): what deals not open at the start of a window were won in it,
-    averaged over the windows as long as ``[as_of, until)`` ending at ``as_of``, a month
-    before, two months before (only windows that start once closes are recorded)."""
-    empty = pd.Series(dtype=float)
+) -> pd.DataFrame:
+    """By owner at the close (rows; 0 for none) and window (columns): what deals not open at
+    the start of a window were won in it, for the windows as long as ``[as_of, until)`` ending
+    at ``as_of``, a month before, two months before (only windows that start once closes are
+    recorded; none: an empty frame)."""
     span = until - as_of
     first = history.first_close
     if span <= pd.Timedelta(0) or first is None:
-        return empty
+        return pd.DataFrame()
     first = month_start(first)
     totals: list[pd.Series] = []
     for k in range(windows):
@@ -91,12 +104,11 @@ def new_deal_bookings(
             break
         won = won_between(history, begin, end)
         new = won[~won["opportunity_id"].isin(open_at(history, begin).index)]
-        totals.append(
-            new.groupby(new["owner_position_id"].fillna(0).astype("int64"))["amount"].sum()
-        )
+        owner = new["owner_position_id"].fillna(0).astype("int64")
+        totals.append(new.groupby(owner)["amount"].sum().rename(k))
     if not totals:
-        return empty
-    return pd.concat(totals, axis=1).fillna(0.0).sum(axis=1) / len(totals)
+        return pd.DataFrame()
+    return pd.concat(totals, axis=1).fillna(0.0)
 
 
 def forecast(
@@ -120,7 +132,7 @@ def forecast(
     if as_of >= until:  # the period is over: nothing left to forecast
         deals = feature_frame(history, as_of, as_of).iloc[0:0].copy()
         deals["probability"] = np.zeros(0)
-        return Forecast(as_of, start_ts, until, won, pd.Series(dtype=float), deals, model)
+        return Forecast(as_of, start_ts, until, won, pd.DataFrame(), deals, model)
     deals = feature_frame(history, as_of, until)
     new = new_deal_bookings(history, as_of, until)
     if model is None:
@@ -130,6 +142,8 @@ def forecast(
         if as_of < start_ts:
             p = np.clip(p - model.predict(feature_frame(history, as_of, start_ts)), 0.0, 1.0)
             before = new_deal_bookings(history, as_of, start_ts)
-            new = new.sub(before, fill_value=0.0).clip(lower=0.0)
+            if not before.empty and not new.empty:
+                before = before.reindex(columns=new.columns)
+                new = new.sub(before, fill_value=0.0).clip(lower=0.0)
         deals["probability"] = p
     return Forecast(as_of, start_ts, until, won, new, deals, model)

@@ -180,7 +180,11 @@ class _Rows:
     probability: np.ndarray
     stage_probability: np.ndarray
 
-    def summary(self, new: dict[int, float], owners: set[int] | None = None):
+    def summary(
+        self, new: dict[int, list[float]], shocks: list[float], owners: set[int] | None = None
+    ):
+        """Totals and range of the deals (of ``owners``, default all); ``new`` maps an owner
+        to their "not open yet" windows."""
         mask = (
             np.ones(self.owner.size, dtype=bool)
             if owners is None
@@ -189,9 +193,15 @@ class _Rows:
         won = mask & self.won
         open_ = mask & ~self.won
         won_sum = float(self.amount[won].sum())
-        new_sum = float(sum(v for k, v in new.items() if owners is None or k in owners))
+        windows = [v for k, v in new.items() if (owners is None or k in owners) and v]
+        extra = np.sum(np.array(windows, dtype=np.float64), axis=0) if windows else None
+        new_sum = float(extra.mean()) if extra is not None else 0.0
         span = bookings_range(
-            self.probability[open_], self.amount[open_], certain=won_sum + new_sum
+            self.probability[open_],
+            self.amount[open_],
+            certain=won_sum,
+            shocks=np.array(shocks, dtype=np.float64) if shocks else None,
+            extra=extra,
         )
         open_expected = float((self.probability[open_] * self.amount[open_]).sum())
         stage_weighted = won_sum + float((self.stage_probability[open_] * self.amount[open_]).sum())
@@ -267,7 +277,7 @@ def predicted(
         np.array(columns[5], dtype=np.float64),
         np.array(columns[6], dtype=np.float64),
     )
-    new = {pk: float(v) for pk, v in new_qs.values_list("owner_position_id", "amount")}
+    new = {pk: list(w or []) for pk, w in new_qs.values_list("owner_position_id", "windows")}
     if deal_q == EVERYTHING and position is None:
         # The whole run: its totals and range were computed when it was made.
         out.range = Range(float(run.expected), float(run.p10), float(run.p50), float(run.p90))
@@ -284,14 +294,16 @@ def predicted(
             out.stage_weighted,
             out.open_deals,
             out.won_deals,
-        ) = rows.summary(new)
+        ) = rows.summary(new, run.shocks)
     if position is not None:
-        out.children = _rollups(user, position, rows, new)
+        out.children = _rollups(user, position, rows, new, run.shocks)
     out.items = _items(rows, max(0, min(limit, MAX_ITEM_LIMIT)))
     return out
 
 
-def _rollups(user: Any, position: Position, rows: _Rows, new: dict[int, float]) -> list[Rollup]:
+def _rollups(
+    user: Any, position: Position, rows: _Rows, new: dict[int, list[float]], shocks: list[float]
+) -> list[Rollup]:
     reports = list(
         Position.objects.filter(position_visibility_q(user, VIEW))
         .filter(
@@ -311,7 +323,7 @@ def _rollups(user: Any, position: Position, rows: _Rows, new: dict[int, float]) 
     out = []
     for report in reports:
         span, won, open_expected, new_sum, _sw, n_open, n_won = rows.summary(
-            new, members[report.pk]
+            new, shocks, members[report.pk]
         )
         out.append(Rollup(report, span, won, open_expected, new_sum, n_open + n_won))
     return out

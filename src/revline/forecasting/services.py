@@ -108,6 +108,7 @@ def forecast_run_create(
             examples=model.examples,
             positives=model.positives,
             snapshots=model.snapshots,
+            shocks=[round(float(k), 4) for k in model.shocks],
         )
         rows = [
             DealPrediction(
@@ -136,11 +137,17 @@ def forecast_run_create(
             for w in won.itertuples(index=False)
         ]
         DealPrediction.objects.bulk_create(rows, batch_size=2000)
-        known = _existing_positions(result.new_by_owner.index)
+        windows = result.new_windows
+        known = _existing_positions(windows.index)
         NewDealExpectation.objects.bulk_create(
-            NewDealExpectation(run=run, owner_position_id=int(pk), amount=money(v))
-            for pk, v in result.new_by_owner.items()
-            if int(pk) in known and v > 0
+            NewDealExpectation(
+                run=run,
+                owner_position_id=int(pk),
+                amount=money(values.mean()),
+                windows=[round(float(v), 2) for v in values],
+            )
+            for pk, values in windows.iterrows()
+            if int(pk) in known and values.sum() > 0
         )
         run.seconds = time.process_time() - started
         run.save(update_fields=["seconds"])

@@ -332,13 +332,20 @@ def forecasts_generate(org: _Org, created: dict[str, int]) -> None:
             submitted += 1
         if round_no == 3:
             for mid, manager in sorted(org.managers.items()):
-                reps = sorted(org.team_of[mid], key=lambda p: p.pk)
+                subs = {
+                    s.owner_position_id: s
+                    for s in ForecastSubmission.objects.filter(
+                        owner_position__in=org.team_of[mid],
+                        period_kind=period.kind,
+                        period_start=period.start,
+                        commit__gt=0,
+                    )
+                }
+                reps = sorted((p for p in org.team_of[mid] if p.pk in subs), key=lambda p: p.pk)
                 r = rng("adjust", mid)
                 for rep in r.sample(reps, k=min(2, len(reps))):
                     factor, note = r.choice(ADJUST_NOTES)
-                    sub = ForecastSubmission.objects.get(
-                        owner_position=rep, period_kind=period.kind, period_start=period.start
-                    )
+                    sub = subs[rep.pk]
                     services.forecast_adjust(
                         by=manager.holder,
                         position=rep,

@@ -91,8 +91,13 @@ class PlanningForm(forms.Form):
         if "period" in self.fields:
             field = self.fields["period"]
             field.rule = self.rule  # type: ignore[attr-defined]
+            extra = list(extra_periods or [])
+            # the period the page shows (or the one posted) is always a choice
+            for chosen in (self.initial.get("period"), self.data.get("period")):
+                if chosen:
+                    extra.insert(0, str(chosen))
             field.widget.choices = period_choices(
-                self.rule, today or timezone.localdate(), extra=extra_periods
+                self.rule, today or timezone.localdate(), extra=extra
             )
 
 

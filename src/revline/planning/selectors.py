@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
+from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -191,7 +191,7 @@ class OrgGraph:
         if scope is not None:
             positions = positions.filter(id__in=scope)
             lines = lines.filter(position_id__in=scope)
-        reports_to = dict(positions.values_list("id", "reports_to_id"))
+        reports_to: dict[int, int | None] = dict(positions.values_list("id", "reports_to_id"))
         dotted: dict[int, list[int]] = defaultdict(list)
         for pid, manager in lines.values_list("position_id", "manager_id"):
             dotted[pid].append(manager)
@@ -324,7 +324,7 @@ def quota_rollup(
     for pid in forest.post_order():
         kids = [figures[c] for c in forest.children.get(pid, ()) if c in figures]
         with_amount = [k for k in kids if k.amount is not None]
-        reports = sum((k.amount for k in with_amount), ZERO) if with_amount else None  # type: ignore[misc]
+        reports = sum((k.amount or ZERO for k in with_amount), ZERO) if with_amount else None
         report_deals = [k.deals for k in with_amount if k.deals is not None]
         own = own_quota(rows.get(pid, []), start, end, opportunity_type)
         if own is not None:
@@ -513,6 +513,12 @@ class QuotaBoard:
         return money(sum((r.bookings for r in self.rows), ZERO))
 
 
+def _position_order(position: Position | None) -> tuple[int, str, int]:
+    if position is None:
+        return (99, "", 0)
+    return (ROLE_ORDER.get(position.role, 99), position.title, position.pk)
+
+
 def default_position(*, user: Any) -> Position | None:
     held = held_positions(user=user)
     return held[0] if held else None
@@ -600,10 +606,10 @@ def quota_board(
     if position is None:
         root_ids = forest.roots
         total_amount, total_n = _sum_bookings(scope_ids, bookings)
-        quotas = [figures[r].amount for r in root_ids if figures[r].amount is not None]
+        quotas = [a for r in root_ids if (a := figures[r].amount) is not None]
         node = QuotaLine(
             position=None,
-            quota=money(sum(quotas, ZERO)) if quotas else None,  # type: ignore[arg-type]
+            quota=money(sum(quotas, ZERO)) if quotas else None,
             deals_quota=None,
             is_own=False,
             reports_sum=None,
@@ -616,9 +622,7 @@ def quota_board(
         node = line(position.pk, scope_ids)
         child_ids = forest.children.get(position.pk, [])
     lines = [line(c, forest.subtree(c)) for c in child_ids]
-    lines.sort(
-        key=lambda ln: (ROLE_ORDER.get(ln.position.role, 99), ln.position.title, ln.position.pk)
-    )  # type: ignore[union-attr]
+    lines.sort(key=lambda ln: _position_order(ln.position))
     return QuotaBoard(period, opportunity_type, node, lines, held, on)
 
 
@@ -786,7 +790,7 @@ def target_board(
         Budget.objects.filter(view.q(), period_kind=period.kind, period_start=period.start)
     ):
         amount, spent = budgets.get(b.scope_key, (ZERO, ZERO))
-        budgets[b.scope_key] = (amount + b.amount, spent + b.spent)
+        budgets[b.scope_key] = (amount + b.amount, spent + b.spent)  # type: ignore[attr-defined]
     by_team, by_region = _scope_bookings(user=user, period=period, opportunity_type=otype)
     regions = list(view.regions().order_by("name"))
     teams = list(view.teams().order_by("name"))
@@ -925,7 +929,7 @@ def budget_summary(*, user: Any, period: Period) -> BudgetSummary:
     budgets = list(
         budgets_list(user=user)
         .filter(period_kind=period.kind, period_start=period.start)
-        .order_by("region__name", "team__name", "category", "id")
+        .order_by(F("region__name").asc(nulls_last=True), "team__name", "category", "id")
     )
     sums: dict[str, tuple[Decimal, Decimal]] = {}
     for b in budgets:

@@ -672,7 +672,7 @@ def forecast_snapshots_take(
         periods = []
         for kind, start, end, key in keys:
             number = int(key[6:]) if len(key) > 4 else 1
-            periods.append(Period(start, end, kind, int(key[:4]), number))
+            periods.append(Period(start, end, kind, int(key[:4]), number))  # type: ignore[arg-type]
     written = 0
     now = timezone.now()
     for period in periods:

@@ -75,6 +75,7 @@ TRENDS: dict[str, tuple[str, ...]] = {
     R.REVOPS: ("bookings", "win_rate"),
 }
 TREND_LENGTH = {"month": 12, "quarter": 8, "year": 3}
+FUNNEL_KEYS = ("lead_conversion", "stage_conversion")
 # Where a smaller number is the better one (the change is coloured accordingly).
 LOWER_IS_BETTER = frozenset(
     {
@@ -241,7 +242,8 @@ def cockpit_period(
             anchor = latest
         current = rule.period_of(anchor, kind)  # type: ignore[arg-type]
         if anchor != today:
-            note = (
+            note = note + " " if note else ""
+            note += (
                 f"No deal you can see has closed since {latest:%-d %b %Y}: showing "
                 f"{current.label}, the latest {kind} with closed deals. Pick another period "
                 "above."
@@ -568,9 +570,11 @@ def predicted_range(*, user: Any, period: Period) -> tuple[PredictedRange | None
         return None, f"No prediction has been run for {period.label} yet."
     if run.status != "done":
         return None, f"The latest prediction for {period.label} failed: {run.message}"
-    url = f"{reverse('web:forecasting')}?{urlencode({'period': period.key})}" if _has_url(
-        "web:forecasting"
-    ) else ""
+    url = (
+        f"{reverse('web:forecasting')}?{urlencode({'period': period.key})}"
+        if _has_url("web:forecasting")
+        else ""
+    )
     if forecasting.sees_everything(user=user):
         return (
             PredictedRange(run.p10, run.p50, run.p90, run.expected, run.as_of, url),
@@ -666,7 +670,15 @@ def kpi_keys(role: str, responsibility_kpis: Iterable[str]) -> list[str]:
     keys = [*HEADLINES.get(role, ()), *responsibility_kpis]
     if role in SELLER_ROLES or role in COMPANY_ROLES:
         keys.append("quota_attainment")
+    if role == R.CSO:
+        keys += FUNNEL_KEYS  # the funnel reads them from the same computation
     return _unique(k for k in keys if KPIS.get(k) and KPIS[k].measured)
+
+
+def compared_keys(role: str, keys: list[str]) -> list[str]:
+    """The KPIs computed for the previous period too: the headline tiles (the others show the
+    period's value; their history is one click away on the KPI page)."""
+    return [k for k in keys if k in HEADLINES.get(role, ())]
 
 
 def _targets(tile_values: dict[str, kpis.KpiValue]) -> dict[str, tuple[Any, str]]:
@@ -715,9 +727,11 @@ def cockpit_numbers(
     keys = kpi_keys(role, responsibility_kpis)
     tiles: list[Tile] = []
     by_key: dict[str, Tile] = {}
-    if "tiles" in want or "team" in want:
+    current: dict[str, kpis.KpiValue] = {}
+    if "tiles" in want or ("funnel" in want and role == R.CSO):
         current = _compute(user, keys, period.current, scope, filters)
-        previous = _compute(user, keys, period.previous, scope, filters) if "tiles" in want else {}
+    if "tiles" in want:
+        previous = _compute(user, compared_keys(role, keys), period.previous, scope, filters)
         targets = _targets(current)
         for key in keys:
             target, label = targets.get(key, (None, ""))
@@ -757,7 +771,7 @@ def cockpit_numbers(
     if role in COMPANY_ROLES:
         numbers.regions = list(Region.objects.filter(parent__isnull=True).order_by("name"))
     if "funnel" in want and role == R.CSO:
-        numbers.funnel = _funnel(user, period, region, numbers.regions)
+        numbers.funnel = _funnel(user, period, region, numbers.regions, current)
     if "forecast" in want and role == R.CRO:
         numbers.forecast = forecast_panel(
             user=user, position=position, rule=rule, period=period.current
@@ -837,10 +851,14 @@ def _reports_section(user: Any, position: Position, period: CockpitPeriod) -> Te
     closed = _rows_by_group(kpis.breakdown(key="win_rate", **args))
     pipe = _rows_by_group(kpis.breakdown(key="open_pipeline", **args))
     rows: list[TeamRow] = []
+    # The reports who sell (and any other with deals): an SDR or a CS rep reporting to a manager
+    # has no bookings row of its own.
+    with_deals = set(booked) | set(closed) | set(pipe)
     order: list[tuple[Any, str, Position | None, Any]] = [
         (line.position.pk, _person(line.position), line.position, line.quota)
         for line in board.rows
         if line.position is not None
+        and (line.position.role in SELLER_ROLES or line.position.pk in with_deals or line.quota)
     ]
     listed = {g for g, *_ in order}
     if position.pk in booked or position.pk in closed or position.pk in pipe:
@@ -942,23 +960,24 @@ def _regions_section(user: Any, period: CockpitPeriod, filters: dict | None) -> 
 
 
 def _funnel(
-    user: Any, period: CockpitPeriod, region: Region | None, regions: list[Region]
+    user: Any,
+    period: CockpitPeriod,
+    region: Region | None,
+    regions: list[Region],
+    values: dict[str, kpis.KpiValue],
 ) -> Funnel:
     """Lead -> SQL -> opportunity -> won for the leads created in the period, and stage to
     stage for the deals that entered each stage in it, with the deals lost from each stage
     (closed lost in the period) a click away; for one region or all."""
     p = period.current
     filters = {"region": region.pk} if region is not None else None
-    values = {
-        v.key: v
-        for v in kpis.compute(
-            user=user,
-            keys=["lead_conversion", "stage_conversion"],
-            start=p.start,
-            end=p.end,
-            filters=filters,
-        )
-    }
+    if not all(k in values for k in FUNNEL_KEYS):
+        values = {
+            v.key: v
+            for v in kpis.compute(
+                user=user, keys=list(FUNNEL_KEYS), start=p.start, end=p.end, filters=filters
+            )
+        }
     leads = values["lead_conversion"]
     parts = leads.parts or {}
     base = list_url(leads)

@@ -89,6 +89,7 @@ ADMIN_ITEMS = [
     NavItem("Organisation admin", "web:org_admin", "settings"),
     NavItem("Role templates", "web:role_templates", "template"),
     NavItem("System status", "web:system_status", "pulse"),
+    NavItem("Fiscal calendar", "web:planning_calendar", "clock"),
 ]
 CAPABILITY_ICONS = {"org": "org", "system": "pulse", "analytics": "chart", "pipeline": "pipeline"}
 

@@ -38,6 +38,11 @@ class ForecastRun(TimeStampedModel):
     examples = models.PositiveIntegerField(default=0)
     positives = models.PositiveIntegerField(default=0)
     snapshots = models.PositiveSmallIntegerField(default=0)
+    shocks = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The model's cohort shocks (model.cohort_shocks), drawn by the simulation.",
+    )
     seconds = models.FloatField(default=0, help_text="CPU time the run took.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -76,11 +81,13 @@ class DealPrediction(models.Model):
 
 
 class NewDealExpectation(models.Model):
-    """A run's expected bookings from deals an owner had not opened yet at ``as_of``."""
+    """A run's expected bookings from deals an owner had not opened yet at ``as_of``: the
+    mean (``amount``) of what such deals brought them in past windows as long (``windows``)."""
 
     run = models.ForeignKey(ForecastRun, on_delete=models.CASCADE, related_name="new_deal_rows")
     owner_position = models.ForeignKey("org.Position", on_delete=models.CASCADE, related_name="+")
     amount = models.DecimalField(**MONEY, default=0)
+    windows = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["run", "owner_position"]

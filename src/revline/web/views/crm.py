@@ -62,6 +62,7 @@ from revline.crm.models import (
 from revline.org import selectors as org_selectors
 from revline.org.models import Position
 from revline.org.visibility import can, visible_link
+from revline.scoring import views_support as scoring_support
 from revline.web.htmx import htmx_render, wants_partial
 
 PAGE_SIZE = 50
@@ -1205,8 +1206,16 @@ def _lead_page(
         "lists": list(lists),
         "timeline": _timeline(user, lead, selectors.activities_for(user=user, lead=lead)),
         **_activity_context("lead", lead, here, forms.get("activity")),
+        "scoring": _lead_score_context(request, lead, forms.get("score_override")),
     }
     return render(request, "web/crm/lead_detail.html", context, status=status)
+
+
+def _lead_score_context(request: HttpRequest, lead: Lead, form: Any) -> dict[str, Any]:
+    """The lead's score card (``web.views.scoring``): explanation, fit, override form."""
+    from revline.web.views.scoring import lead_score_context
+
+    return lead_score_context(request, lead, form=form)
 
 
 @login_required
@@ -1537,11 +1546,25 @@ def lead_queue(request: HttpRequest) -> HttpResponse:
     )
     rep = next((p for p in reps if str(p.pk) == request.GET.get("rep", "")), None)
     qs = selectors.lead_queue(user=request.user, position_ids=[rep.pk] if rep else None)
+    # ordered by score (a person's override first, else the automated score), or working order
+    order = request.GET.get("order", "score")
+    order = order if order in scoring_support.QUEUE_ORDERS else "score"
+    qs = scoring_support.queue_with_scores(qs, order=order)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = []
     for lead in page.object_list:
-        rows.append({"lead": lead, "speed": speed_to_lead(lead), "age": _age(lead.created_at)})
+        rows.append(
+            {
+                "lead": lead,
+                "speed": speed_to_lead(lead),
+                "age": _age(lead.created_at),
+                "factors": scoring_support.top_factors(
+                    lead.score.factors if getattr(lead, "score", None) else None
+                ),
+            }
+        )
     context = {
+        "order": order,
         "page": page,
         "rows": rows,
         "reps": reps,

@@ -29,6 +29,7 @@ from revline.org.models import Position
 from revline.planning.calendar import Period, fiscal_rule
 
 CHART_METHODS = ("predicted", "stage_weighted", "run_rate", "submitted")
+DEALS_SHOWN = 25
 
 
 def _period(request: HttpRequest, key: str | None) -> Period:
@@ -79,7 +80,10 @@ def _backtest_context(user: Any) -> dict[str, Any]:
 def forecasting(request: HttpRequest) -> HttpResponse:
     period = _period(request, request.GET.get("period"))
     position, chosen = _scope(request)
-    result = selectors.predicted(user=request.user, period=period, position=position)
+    deal_limit = 500 if request.GET.get("deals") == "500" else DEALS_SHOWN
+    result = selectors.predicted(
+        user=request.user, period=period, position=position, limit=deal_limit
+    )
     everything = selectors.sees_everything(user=request.user)
     chart = ""
     if result.range is not None:
@@ -103,6 +107,7 @@ def forecasting(request: HttpRequest) -> HttpResponse:
         "sees_everything": everything,
         "failed": result.run is not None and result.run.status == RunStatus.FAILED,
         "today": timezone.localdate(),
+        "deal_limit": deal_limit,
     }
     if everything:
         context.update(_backtest_context(request.user))

@@ -398,7 +398,12 @@ def _budgets_context(request: HttpRequest, period: Period, form=None) -> dict[st
 def budgets(request: HttpRequest) -> HttpResponse:
     """The budgets of a period by team and region, each with its spend; the form to set one."""
     period = _period(request)
-    return render(request, "web/planning/budgets.html", _budgets_context(request, period))
+    return htmx_render(
+        request,
+        "web/planning/budgets.html",
+        "web/planning/_budget_board.html",
+        _budgets_context(request, period),
+    )
 
 
 @login_required

@@ -1,0 +1,49 @@
+"""Calibration on generated leads whose true probability is known (revline.scoring.synthetic)."""
+
+import numpy as np
+
+from revline.crm.models import Lead
+from revline.scoring import services
+from revline.scoring.choices import ModelKind
+from revline.scoring.models import LeadScore
+from revline.scoring.synthetic import generate_leads
+
+
+def test_reliability_curve_follows_the_known_probability(admin, owner):
+    generate_leads(n=5000, owner=owner, source_name="gen", seed=3)
+    open_ids, true_p = generate_leads(
+        n=1500, owner=owner, source_name="gen", seed=4, labelled=False
+    )
+    model = services.scoring_model_train(by=admin, source_name="gen")
+    assert model.kind == ModelKind.LIGHTGBM
+    assert model.validation == "time_split"
+
+    # out of fold: in every well-filled bin the observed rate is close to the predicted one
+    curve = [c for c in model.metrics["calibration"] if c["n"] >= 150]
+    assert len(curve) >= 5
+    for c in curve:
+        assert abs(c["observed"] - c["predicted"]) < 0.06, c
+    weighted = sum(c["n"] * abs(c["observed"] - c["predicted"]) for c in model.metrics["calibration"])
+    assert weighted / model.metrics["n"] < 0.025  # expected calibration error
+
+    # open leads: the stored probability tracks the true one, and so does its reliability
+    scored = dict(
+        LeadScore.objects.filter(lead_id__in=open_ids.tolist()).values_list("lead_id", "probability")
+    )
+    predicted = np.array([scored[i] for i in open_ids.tolist()])
+    assert np.corrcoef(predicted, true_p)[0, 1] > 0.8
+    edges = np.linspace(0, 1, 11)
+    which = np.clip(np.searchsorted(edges, predicted, side="right") - 1, 0, 9)
+    filled = 0
+    for b in range(10):
+        in_bin = which == b
+        if in_bin.sum() >= 100:
+            filled += 1
+            assert abs(true_p[in_bin].mean() - predicted[in_bin].mean()) < 0.05, b
+    assert filled >= 4
+    assert abs(predicted.mean() - true_p.mean()) < 0.03
+    # the model beats both baselines on the same folds
+    m = model.metrics
+    assert m["auc"] > m["baselines"]["naive_bayes"]["auc"]
+    assert m["auc"] >= m["baselines"]["logistic_regression"]["auc"] - 0.005
+    assert Lead.objects.filter(score__isnull=True).count() == 0
