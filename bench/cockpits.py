@@ -195,7 +195,62 @@ def build_data() -> None:
         _leads(sdrs, bdrs)
     if Activity.objects.count() < ACTIVITIES:
         _activities(common)
-    _run("VACUUM ANALYZE", label="vacuum analyze")
+        _run("VACUUM ANALYZE", label="vacuum analyze")
+    _planning(aes)
+
+
+def _planning(aes: list[int]) -> None:
+    """For the current quarter: a quota for every AE, every AE's submitted forecast, a target
+    per region, and a stored prediction (the totals the CRO's cockpit reads)."""
+    from revline.forecasting.models import ForecastRun
+    from revline.planning.calendar import fiscal_rule
+    from revline.planning.models import ForecastSubmission, Quota, Target
+
+    quarter = fiscal_rule().period_of(dt.date.today(), "quarter")
+    period = {
+        "period_kind": quarter.kind,
+        "period_start": quarter.start,
+        "period_end": quarter.end,
+        "period_key": quarter.key,
+    }
+    if Quota.objects.filter(period_key=quarter.key).exists():
+        return
+    t0 = time.perf_counter()
+    now = dt.datetime.now(dt.UTC)
+    with transaction.atomic():
+        Quota.objects.bulk_create(
+            Quota(
+                owner_position_id=pk, amount=200_000 + (i % 7) * 25_000, is_generated=True, **period
+            )
+            for i, pk in enumerate(aes)
+        )
+        holders = dict(Position.objects.filter(pk__in=aes).values_list("pk", "holder_id"))
+        ForecastSubmission.objects.bulk_create(
+            ForecastSubmission(
+                owner_position_id=pk,
+                commit=50_000 + (i % 11) * 5_000,
+                best_case=20_000 + (i % 5) * 4_000,
+                pipeline=60_000 + (i % 13) * 3_000,
+                submitted_by_id=holders[pk],
+                submitted_at=now,
+                is_generated=True,
+                **period,
+            )
+            for i, pk in enumerate(aes)
+        )
+        for region in Region.objects.filter(code__startswith="bench-"):
+            Target.objects.create(region=region, amount=40_000_000, is_generated=True, **period)
+        ForecastRun.objects.create(
+            as_of=now,
+            expected=80_000_000,
+            p10=72_000_000,
+            p50=79_500_000,
+            p90=88_000_000,
+            **period,
+        )
+    print(
+        f"  quotas, forecasts, targets, a prediction for {quarter.label} ({time.perf_counter() - t0:.1f} s)"
+    )
 
 
 def _deals(common: dict) -> None:

@@ -94,6 +94,9 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|")
     for method in result.methods:
         month, quarter = result.score("month", method), result.score("quarter", method)
+        if not any(s and s.n for s in (month, quarter)):
+            print(f"| {METHODS[method]} | no data at any cut-off |  |  |  |  |  |")
+            continue
         cells = []
         for s in (month, quarter):
             cells += [pct(s.mape), pct(s.bias, True), pct(s.coverage)] if s else ["—"] * 3

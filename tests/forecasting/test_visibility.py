@@ -169,3 +169,38 @@ def test_web_page_scopes_and_refuses(sales_org, run):
     assert c.get(reverse("web:forecasting"), {"period": PERIOD.key, "position": sales_org["ae3"].pk}).status_code == 404  # fmt: skip
     assert c.post(reverse("web:forecasting_refresh"), {"period": PERIOD.key}).status_code == 403
     assert c.post(reverse("web:forecasting_backtest")).status_code == 403
+
+
+def test_predicted_reads_in_a_fixed_number_of_queries(sales_org, run):
+    """The same queries for 5 deals as for 25: no query per deal, rep or roll-up (after a
+    first call has warmed the content-type and role caches)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    m1 = sales_org["m1"]
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            selectors.predicted(user=m1.holder, period=PERIOD, position=m1)
+        return len(ctx.captured_queries)
+
+    count()
+    before = count()
+    extra = [
+        make_opportunity(sales_org[ae], amount=500) for ae in ("ae1", "ae2") for _ in range(10)
+    ]
+    from revline.forecasting.models import DealPrediction
+
+    DealPrediction.objects.bulk_create(
+        DealPrediction(
+            run=run["run"],
+            opportunity=o,
+            owner_position_id=o.owner_position_id,
+            stage_id=o.stage_id,
+            amount=o.amount,
+            probability=0.3,
+        )
+        for o in extra
+    )
+    assert count() == before
+    assert before <= 12

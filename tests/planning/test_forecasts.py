@@ -273,3 +273,13 @@ def test_command(plan_org):
     out = StringIO()
     call_command("forecast_snapshots", schedule=True, stdout=out)
     assert "queued" in out.getvalue()
+
+
+def test_revops_sees_the_rollup_from_the_top(plan_org):
+    o = plan_org
+    submit(o, "ae1", 100)
+    submit(o, "ae5", 50)
+    view = selectors.forecast_view(user=o["revops"].holder, period=Q)
+    assert view.node.position == o["ceo"] and view.viewer is None
+    assert view.node.total["commit"] == D(150)
+    assert not view.may_submit

@@ -309,3 +309,18 @@ def test_quotas_list_visibility(plan_org):
     assert selectors.quotas_list(user=AnonymousUser()).count() == 0
     assert selectors.quotas_list(user=o["m1"].holder, filters={"period": "2027-Q2"}).count() == 0
     assert selectors.quotas_list(user=o["m1"].holder, filters={"period": "junk"}).count() == 0
+
+
+def test_revops_and_a_bare_superuser_see_the_whole_org(plan_org):
+    from tests.org.factories import UserFactory
+
+    o = plan_org
+    setq(o["m1"], o["ae1"], "2027-Q1", "100")
+    setq(o["m3"], o["ae5"], "2027-Q1", "50")
+    for user in (o["revops"].holder, UserFactory(is_superuser=True)):
+        board = selectors.quota_board(user=user, period=Q1)
+        assert board.node.position is None
+        assert board.node.quota == D(150)
+        assert [r.position for r in board.rows] == [o["ceo"]]
+    # a rep never gets the whole org
+    assert selectors.quota_board(user=o["ae1"].holder, period=Q1).node.position == o["ae1"]

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Query, Router
 
 from revline.analytics import kpis
@@ -144,7 +144,7 @@ def kpi_breakdown(request: HttpRequest, query: Query[BreakdownQuery]):
     }
 
 
-def breakdown_csv(result: kpis.Breakdown) -> HttpResponse:
+def breakdown_csv(result: kpis.Breakdown) -> StreamingHttpResponse:
     """A breakdown as CSV: one line per group, then the total; the parts that are plain
     numbers as extra columns."""
     part_keys: list[str] = []

@@ -1304,9 +1304,7 @@ def labels_for(kind: str, groups: list[Any], scope: Scope) -> dict[Any, str]:
         return {g: _choice_label(g) for g in groups}
     if kind == "position":
         return {
-            p.pk: f"{p.holder.get_full_name()} ({p.title})"
-            if p.holder_id
-            else f"{p.title} (vacant)"
+            p.pk: f"{p.holder.get_full_name()} ({p.title})" if p.holder else f"{p.title} (vacant)"
             for p in Position.objects.filter(pk__in=groups).select_related("holder")
         }
     if kind == "stage":
@@ -1314,7 +1312,9 @@ def labels_for(kind: str, groups: list[Any], scope: Scope) -> dict[Any, str]:
     if kind == "campaign":  # only campaigns the user sees are named
         visible = Campaign.objects.visible_to(scope.user).filter(pk__in=groups)
         return dict(visible.values_list("pk", "name"))
-    model = {"region": Region, "team": Team, "product": Product, "competitor": Competitor}[kind]
+    model: Any = {"region": Region, "team": Team, "product": Product, "competitor": Competitor}[
+        kind
+    ]
     return dict(model.objects.filter(pk__in=groups).values_list("pk", "name"))
 
 

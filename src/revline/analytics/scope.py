@@ -72,7 +72,6 @@ class Scope:
     filters: dict[str, Any] = field(default_factory=dict)
     region_code: str = ""
     anchor: Position | None = None  # whose direct reports ``by=report`` groups under
-    today: dt.date = field(default_factory=timezone.localdate)
 
     @property
     def start_at(self) -> dt.datetime:
@@ -600,7 +599,8 @@ def period_resolve(
         quarter = rule.period_of(today, "quarter")
         return quarter.start, quarter.end
     if end is None:
-        end = max(today, start)  # type: ignore[type-var]
+        assert start is not None
+        end = max(today, start)
     if start is None:
         start = rule.period_of(end, "year").start
     if end < start:

@@ -72,8 +72,8 @@ def quantiles(
     for q in wanted:
         # Keep rows numbered (1-based) floor(h) + 1 and floor(h) + 2, h = (n - 1) * q:
         # those are the rows with rn - 2 <= h < rn.
-        h = (F("_n") - 1) * Value(float(q), FloatField())
-        keep |= Q(_rn__gt=h, _rn__lte=h + 2)
+        position = (F("_n") - 1) * Value(float(q), FloatField())
+        keep |= Q(_rn__gt=position, _rn__lte=position + 2)
     picked = rows.filter(keep).values_list("_group", "_n", "_rn", "_value")
     by_group: dict[Any, dict[int, float]] = defaultdict(dict)
     counts: dict[Any, int] = {}

@@ -51,6 +51,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import gc
 import hashlib
 import io
 import json
@@ -62,7 +63,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -924,13 +924,13 @@ class _Bad:
 
 
 class _Cells:
-    """Converts one mapped column of a batch at once (a tuple of its raw cells) into values,
-    ``MISSING`` for blank and placeholder cells, or ``_Bad`` with the reason; also gives the
-    positions of the bad cells. Per column rather than per cell: stripping, the placeholder
-    test, length and e-mail checks run over the whole column in C (``map``, ``set``), and a
-    "value" column looks each distinct cell up in what it has already converted."""
+    """How one mapped column's cells become values: ``one(raw)`` gives the value, ``MISSING``
+    for a blank or placeholder cell, or ``_Bad`` with the reason. Most columns repeat their
+    values (owners, dates, amounts, choices, titles, first names...), so each distinct cell is
+    converted once and remembered (``cache``); a column whose cells hardly repeat (source ids,
+    e-mail addresses, phone numbers) stops remembering after a batch or two."""
 
-    __slots__ = ("bad", "cache", "convert", "kind", "limit", "missing", "missing_len")
+    __slots__ = ("cache", "convert", "get", "kind", "limit", "misses", "missing", "missing_len")
 
     def __init__(self, column: _Column, missing: frozenset[str], missing_len: int) -> None:
         self.kind = column.kind
@@ -938,11 +938,12 @@ class _Cells:
         self.limit = column.limit
         self.missing = missing
         self.missing_len = missing_len
-        self.cache: dict[str, Any] = {}  # raw cell -> value, MISSING or _Bad ("value" columns)
-        self.bad: set[str] = set()  # the raw cells in ``cache`` that are bad
+        self.cache: dict[str, Any] = {}
+        self.get = self.cache.get
+        self.misses = 0  # cells converted in this batch
 
     def one(self, raw: str) -> Any:
-        """One cell, the way every cell is read."""
+        """One cell (not remembered)."""
         if not raw:
             return MISSING
         value = raw.strip()
@@ -958,78 +959,25 @@ class _Cells:
         except ValueError as exc:
             return _Bad(str(exc))
 
-    def __call__(self, cells: tuple[str, ...]) -> tuple[list[Any], list[int]]:
-        if self.kind == "value":
-            return self._values(cells)
-        return self._strings(cells)
+    def remember(self, raw: str) -> Any:
+        """One cell the cache does not have: converted, and remembered while there is room."""
+        self.misses += 1
+        result = self.one(raw)
+        if len(self.cache) < CELL_CACHE:
+            self.cache[raw] = result
+        return result
 
-    def _values(self, cells: tuple[str, ...]) -> tuple[list[Any], list[int]]:
-        cache = self.cache
-        distinct = set(cells)
-        bad = distinct & self.bad if self.bad else set()
-        extra: dict[str, Any] | None = None
-        new = distinct.difference(cache)
-        if new:
-            room = CELL_CACHE - len(cache)
-            for raw in new:
-                result = self.one(raw)
-                if room > 0:
-                    cache[raw] = result
-                    room -= 1
-                    if type(result) is _Bad:
-                        self.bad.add(raw)
-                else:  # a column of (too) many distinct values: converted, not remembered
-                    if extra is None:
-                        extra = {}
-                    extra[raw] = result
-                if type(result) is _Bad:
-                    bad.add(raw)
-        if extra is None:
-            out = list(map(cache.__getitem__, cells))
-        else:
-            get = cache.get
-            out = [extra[raw] if (v := get(raw)) is None else v for raw in cells]
-        return out, ([i for i, raw in enumerate(cells) if raw in bad] if bad else [])
+    def batch_done(self, rows: int) -> None:
+        """After a batch: a text column that converted most of its cells anew stops
+        remembering them (a value column keeps its cache: conversions cost more)."""
+        if self.kind != "value" and rows >= 1000 and self.misses > rows // 2:
+            self.cache = {}
+            self.get = _NEVER.get
+        self.misses = 0
 
-    def _strings(self, cells: tuple[str, ...]) -> tuple[list[Any], list[int]]:
-        values = list(map(str.strip, cells))
-        n = len(values)
-        missing: set[str] | tuple = ()
-        if n and min(map(len, values)) <= self.missing_len:
-            words, mlen = self.missing, self.missing_len
-            missing = {v for v in set(values) if len(v) <= mlen and (not v or v.lower() in words)}
-        if missing:
-            keep: list[int] | None = [i for i, v in enumerate(values) if v not in missing]
-            present = [values[i] for i in keep]  # type: ignore[union-attr]
-        else:
-            keep, present = None, values
-        limit = self.limit
-        too_long = bool(present) and max(map(len, present)) > limit
-        if self.kind == "email":
-            if not too_long and all(map(_EMAIL.fullmatch, present)):
-                results: list[Any] = list(map(str.lower, present))
-                bad: list[int] = []
-            else:
-                results = list(map(self._email, present))
-                bad = [i for i, v in enumerate(results) if type(v) is _Bad]
-        elif too_long:
-            reason = _Bad(f"is longer than {limit} characters")
-            results = [reason if len(v) > limit else v for v in present]
-            bad = [i for i, v in enumerate(present) if len(v) > limit]
-        else:
-            results, bad = present, []
-        if keep is None:
-            return results, bad
-        out = [MISSING] * n
-        for i, v in zip(keep, results, strict=True):
-            out[i] = v
-        return out, [keep[j] for j in bad]
 
-    def _email(self, value: str) -> Any:
-        try:
-            return self.convert(value)  # type: ignore[misc]
-        except ValueError as exc:
-            return _Bad(str(exc))
+_NEVER: dict[str, Any] = {}  # the "cache" of columns that do not remember: always empty
+_NOT_SEEN = object()
 
 
 class _Progress:
@@ -1105,6 +1053,7 @@ class _Run:
         self.analyzed_at = 0
         self.preloaded = False
         self.persons: dict[tuple[str, str], tuple[str, list[str]]] = {}
+        self.json_texts: dict[tuple, str] = {}
         self.companies: dict[str, tuple[str, list[str]]] = {}
         self._visibility()
 
@@ -1152,6 +1101,10 @@ class _Run:
     # ---- the whole run ----------------------------------------------------------------------
 
     def run(self) -> None:
+        with _cyclic_gc_paused():
+            self._run()
+
+    def _run(self) -> None:
         job = self.job
         path = Path(job.file_path)
         try:
@@ -1622,11 +1575,9 @@ class _Run:
             self._create_definitions()
         if self.entity == ImportEntity.OPPORTUNITY:
             self._pipeline()
-        self.cells = [_Cells(c, self.missing, self.missing_len) for c in self.columns]
-        self.std_cols = [i for i, c in enumerate(self.columns) if not c.custom]
-        self.custom_cols = [i for i, c in enumerate(self.columns) if c.custom]
-        self.std_targets = [self.columns[i].target for i in self.std_cols]
-        self.custom_targets = [self.columns[i].target for i in self.custom_cols]
+        self.plan = [(c, _Cells(c, self.missing, self.missing_len)) for c in self.columns]
+        self.std_plan = [(c, cells) for c, cells in self.plan if not c.custom]
+        self.custom_plan = [(c, cells) for c, cells in self.plan if c.custom]
         self.needs_prepare = "_name" in self.mapped or self.entity in (
             ImportEntity.ACCOUNT,
             ImportEntity.OPPORTUNITY,
@@ -1704,50 +1655,66 @@ class _Run:
     def _convert(
         self, lines: list[int], rows: list[list[str]], problems: list[tuple[int, str]]
     ) -> list[tuple[int, dict[str, Any], dict[str, Any], tuple]]:
-        """The batch's rows as (line, values, custom values, duplicate keys), column by column
-        (``_Cells``); rows with bad cells are reported, with every bad cell of the row, in
-        the order of the columns."""
-        columns = list(zip(*rows, strict=True)) if rows else []
-        outs: list[list[Any]] = []
-        bad_rows: set[int] = set()
-        for cells, column in zip(self.cells, self.columns, strict=True):
-            out, bad = cells(columns[column.index]) if rows else ([], [])
-            outs.append(out)
-            bad_rows.update(bad)
+        """The batch's rows as (line, values, custom values, duplicate keys). A row with bad
+        cells is reported, every bad cell of it in the order of the columns, and left out."""
         reports: list[tuple[int, str, str]] = [(line, reason, "") for line, reason in problems]
-        for i in bad_rows:
-            reasons = [
-                (column.name, out[i].reason)
-                for column, out in zip(self.columns, outs, strict=True)
-                if type(out[i]) is _Bad
-            ]
-            reason = "; ".join(f"{name}: {why}" for name, why in reasons)
-            reports.append((lines[i], reason, reasons[0][0]))
-        for line, reason, column_name in sorted(reports, key=lambda r: r[0]):
-            self._error(line, reason, column_name)
-        std_targets, custom_targets = self.std_targets, self.custom_targets
-        std = zip(*[outs[i] for i in self.std_cols], strict=True) if self.std_cols else repeat(())
-        custom_values = (
-            zip(*[outs[i] for i in self.custom_cols], strict=True)
-            if self.custom_cols
-            else repeat(())
-        )
+        std = [(c.index, c.target, cells.get, cells.remember) for c, cells in self.std_plan]
+        custom_plan = [
+            (c.index, c.target, cells.get, cells.remember) for c, cells in self.custom_plan
+        ]
         prepare = self._prepare if self.needs_prepare else None
         keys = self._keys
         converted = []
-        for i, (line, svals, cvals) in enumerate(zip(lines, std, custom_values, strict=False)):
-            if bad_rows and i in bad_rows:
+        append = converted.append
+        for line, row in zip(lines, rows, strict=True):
+            values: dict[str, Any] = {}
+            bad = False
+            for index, target, get, remember in std:
+                raw = row[index]
+                value = get(raw, _NOT_SEEN)
+                if value is _NOT_SEEN:
+                    value = remember(raw)
+                if value is MISSING:
+                    continue
+                if type(value) is _Bad:
+                    bad = True
+                    continue
+                values[target] = value
+            custom: dict[str, Any] = {}
+            for index, target, get, remember in custom_plan:
+                raw = row[index]
+                value = get(raw, _NOT_SEEN)
+                if value is _NOT_SEEN:
+                    value = remember(raw)
+                if value is MISSING:
+                    continue
+                if type(value) is _Bad:
+                    bad = True
+                    continue
+                custom[target] = value
+            if bad:
+                reports.append(self._bad_row(line, row))
                 continue
-            values = {k: v for k, v in zip(std_targets, svals, strict=True) if v is not MISSING}
-            custom = (
-                {k: v for k, v in zip(custom_targets, cvals, strict=True) if v is not MISSING}
-                if custom_targets
-                else {}
-            )
             if prepare is not None:
                 prepare(values)
-            converted.append((line, values, custom, keys(values)))
+            append((line, values, custom, keys(values)))
+        for _, cells in self.plan:
+            cells.batch_done(len(rows))
+        for line, reason, column_name in sorted(reports, key=lambda r: r[0]):
+            self._error(line, reason, column_name)
         return converted
+
+    def _bad_row(self, line: int, row: list[str]) -> tuple[int, str, str]:
+        """(line, every bad cell's column and reason, the first bad column) of a row."""
+        found: list[str] = []
+        first = ""
+        for column, cells in self.plan:  # in the order of the columns
+            value = cells.one(row[column.index])
+            if type(value) is _Bad:
+                if not found:
+                    first = column.name
+                found.append(f"{column.name}: {value.reason}")
+        return line, "; ".join(found), first
 
     # ---- entity rules -----------------------------------------------------------------------
 
@@ -1870,6 +1837,21 @@ class _Run:
             return ext, norm, account_fuzzy_key(norm), ""
         name = v.get("name", "")
         return ext, ((v.get("account_id") or 0, norm_text(name)) if name else None), None, ""
+
+    def custom_json(self, custom: dict[str, Any] | None) -> str:
+        """A record's custom values as JSON text (the same few combinations repeat)."""
+        if not custom:
+            return "{}"
+        try:
+            key = tuple(custom.items())  # one column, one type: no True/1 confusion
+            text = self.json_texts.get(key)
+        except TypeError:  # an unhashable value
+            return _encode_json(custom)
+        if text is None:
+            text = _encode_json(custom)
+            if len(self.json_texts) < CELL_CACHE:
+                self.json_texts[key] = text
+        return text
 
     def _lead_fuzzy_key(self, first: str, last: str, company: str) -> tuple[str, str] | None:
         """``dedup.lead_fuzzy_key``, remembering the normalised person and company names
@@ -2308,10 +2290,10 @@ class _Run:
         )
 
     def _copy_leads(self, creates: list[tuple[int, Ref]]) -> None:
-        """Leads through PostgreSQL's COPY, with ids taken from the table's sequence first.
-        The COPY text is built a column at a time (``_copy_column``) and sent in one piece."""
-        pendings = [ref.pending for _, ref in creates]
-        present: set[str] = set().union(*pendings)  # type: ignore[arg-type]
+        """Leads through PostgreSQL's COPY, with ids taken from the table's sequence first."""
+        present: set[str] = set()
+        for _, ref in creates:
+            present.update(ref.pending)
         # Columns the batch leaves empty default to NULL: leave them out of the COPY.
         fields = [
             f
@@ -2319,35 +2301,28 @@ class _Run:
             if not f.null or f.attname in present or f.get_default() is not None
         ]
         quote = connection.ops.quote_name
+        columns = ", ".join(quote(f.column) for f in fields)
+        names = [f.attname for f in fields]
+        defaults = [f.get_default() for f in fields]
+        defaults[names.index("created_at")] = self.now
+        i_custom, i_updated = names.index("custom") + 1, names.index("updated_at") + 1
         table = Lead._meta.db_table
-        n = len(pendings)
         now = self.now
+        custom_json = self.custom_json
         with connection.cursor() as cur:
             cur.execute(
                 "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                [table, n],
+                [table, len(creates)],
             )
             ids = [r[0] for r in cur.fetchall()]
-            texts: list[Any] = [list(map(str, ids))]
-            for f in fields:
-                name = f.attname
-                if name == "updated_at":
-                    texts.append(repeat(_copy_value(now), n))
-                elif name == "created_at":
-                    texts.append(_copy_column([p.get(name) or now for p in pendings]))
-                elif name == "custom":
-                    texts.append(_copy_column([_json(p.get(name)) for p in pendings]))
-                elif name not in present:
-                    texts.append(repeat(_copy_value(f.get_default()), n))
-                else:
-                    default = f.get_default()
-                    texts.append(_copy_column([p.get(name, default) for p in pendings]))
-            data = "\n".join(map("\t".join, zip(*texts, strict=False))) + "\n"
-            columns = ", ".join(quote(f.column) for f in fields)
             with cur.copy(f"COPY {quote(table)} (id, {columns}) FROM STDIN") as copy:
-                copy.write(data.encode())
-            for pk, (_, ref) in zip(ids, creates, strict=True):
-                ref.id = pk
+                write = copy.write_row
+                for pk, (_, ref) in zip(ids, creates, strict=True):
+                    ref.id = pk
+                    row = [pk, *map(ref.pending.get, names, defaults)]
+                    row[i_custom] = custom_json(row[i_custom])
+                    row[i_updated] = now
+                    write(row)
             # Each lead's first status change is made by the database from the rows just
             # copied (the same values _status_rows gives), so building it costs no Python time.
             status_table = quote(LeadStatusChange._meta.db_table)
@@ -2502,48 +2477,44 @@ def _tolerant_number(value: str, *, whole: bool) -> bool:
     return not whole or number == number.to_integral_value()
 
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+def _json_encoder() -> Callable[[Any], str]:
+    """``json.dumps`` without its per-call set-up (it builds a new encoder at every call),
+    when the C encoder is there."""
+    from json import encoder
+
+    if encoder.c_make_encoder is None:  # pragma: no cover - CPython has it
+        return json.dumps
+    encode = encoder.c_make_encoder(
+        None,  # no check for cycles: these are values read from a file
+        json.JSONEncoder().default,
+        encoder.encode_basestring_ascii,
+        None,
+        ": ",
+        ", ",
+        False,
+        False,
+        True,
+    )
+    return lambda value: "".join(encode(value, 0))
 
 
-def _copy_value(value: Any) -> str:
-    """One value as COPY's text format writes it."""
-    if value is None:
-        return "\\N"
-    if value is True:
-        return "t"
-    if value is False:
-        return "f"
-    if isinstance(value, str):
-        return value.translate(_COPY_ESCAPES)
-    if isinstance(value, (dict, list)):
-        return json.dumps(value).translate(_COPY_ESCAPES)
-    return str(value)  # numbers, dates, times (ISO), as PostgreSQL reads them
+_encode_json = _json_encoder()
 
 
-_NONE = type(None)
-_AS_STR = frozenset({int, float, Decimal, dt.date, dt.datetime})  # str() is what COPY reads
-
-
-def _copy_column(values: list[Any]) -> list[str]:
-    """A column of values as COPY's text format writes them. Text without tabs, newlines or
-    backslashes (nearly all of it) and numbers and dates take a C-speed path."""
-    kinds = set(map(type, values))
-    nulls = _NONE in kinds
-    kinds.discard(_NONE)
-    if kinds == {str}:
-        joined = "".join([v for v in values if v is not None] if nulls else values)
-        if "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined:
-            return list(map(_copy_value, values))
-        return ["\\N" if v is None else v for v in values] if nulls else values
-    if kinds <= _AS_STR:
-        if nulls:
-            return ["\\N" if v is None else str(v) for v in values]
-        return list(map(str, values))
-    return list(map(_copy_value, values))
-
-
-def _json(value: dict[str, Any] | None) -> str:
-    return json.dumps(value or {})
+@contextlib.contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while an import runs. The run allocates
+    millions of small containers (rows, values, index entries) that hold no reference cycles
+    (reference counting frees them), and each automatic collection would walk the growing
+    duplicate index again: about a third of the importer's CPU time on 200k rows. Whatever
+    cyclic garbage the run leaves is collected once it is over."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from revline.forecasting.history import History
-from revline.forecasting.model import NotEnoughHistory, month_start, train
+from revline.forecasting.model import NotEnoughHistory, WinModel, month_start, train
 from revline.forecasting.predict import Forecast, forecast, won_between
 
 METHODS: dict[str, str] = {
@@ -174,7 +174,7 @@ def backtest_run(
     for c in at if at is not None else cutoffs(history, today=today):
         if progress is not None:
             progress(c)
-        models = {}
+        models: dict[str, WinModel | None] = {}
         for name, estimator, account in MODELS:
             wanted = {"predicted", "predicted_open"} if name == "predicted" else {name}
             if wanted & set(methods):

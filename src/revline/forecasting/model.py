@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,7 +41,7 @@ LOOKBACK_MONTHS = 24  # the newest two years of snapshots train a model
 MAX_EXAMPLES = 400_000  # beyond this, a fixed random sample of deals keeps training fast
 METHODS = ("lightgbm", "logistic")
 
-LIGHTGBM_PARAMS = {
+LIGHTGBM_PARAMS: dict[str, Any] = {
     "n_estimators": 200,
     "learning_rate": 0.05,
     "num_leaves": 15,
@@ -94,7 +95,11 @@ class TrainingSet:
 def training_set(history: History, cutoff: dt.date | dt.datetime | pd.Timestamp) -> TrainingSet:
     """Every (snapshot, horizon) example whose outcome was known by ``cutoff``."""
     cutoff = as_timestamp(cutoff)
-    frames, ys, groups, cohorts, used = [], [], [], [], []
+    frames: list[pd.DataFrame] = []
+    ys: list[np.ndarray] = []
+    groups: list[np.ndarray] = []
+    cohorts: list[np.ndarray] = []
+    used: list[pd.Timestamp] = []
     for s in snapshot_starts(history, cutoff):
         base = snapshot_features(history, s)
         if base.empty:
@@ -187,8 +192,8 @@ class WinModel:
     """
 
     method: str
-    estimator: object
-    calibrator: object
+    estimator: Any
+    calibrator: Any
     numeric: list[str]
     categories: dict[str, list]  # categorical feature -> the values seen in training
     trained_through: pd.Timestamp

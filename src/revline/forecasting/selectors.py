@@ -337,7 +337,7 @@ def _items(rows: _Rows, limit: int) -> list[DealItem]:
     ids = [int(rows.opportunity[i]) for i in order]
     names = dict(Opportunity.objects.filter(pk__in=ids).values_list("pk", "name"))
     owners = {
-        p.pk: (p.holder.get_full_name() if p.holder_id else f"{p.title} (vacant)")
+        p.pk: (p.holder.get_full_name() if p.holder is not None else f"{p.title} (vacant)")
         for p in Position.objects.filter(pk__in={int(rows.owner[i]) for i in order}).select_related(
             "holder"
         )

@@ -124,12 +124,15 @@ class InSubqueryPaged(InSubquery):
 
     PostgreSQL cannot hash an ``ANY(ARRAY(SELECT ...))`` (only a constant array): each row a page
     tests is compared with every element in turn. A page of accounts in name order walks the name
-    index and tests each row against the whole array: a VP's first page took ~100 ms. So a
-    sliced query (a page, ``get``, ``exists``) gets the plain ``IN``, which PostgreSQL hashes once
-    per query (the same page: ~15 ms), and an unsliced one (a count, an export, a subquery) keeps
-    ``ANY(ARRAY)``, whose ids drive a bitmap of the primary key (the VP's count: 25 ms, against
-    ~90 ms for the hashed ``IN`` over a sequential scan). Same rows either way: only the plan
-    differs (bench/RESULTS.md).
+    index and tests each row against the whole array: a VP's first page of ids cost ~80 ms of
+    database CPU. So a sliced query (a page, ``get``, ``exists``) gets the plain ``IN``, which
+    PostgreSQL hashes once per query (the same page: ~12 ms), and an unsliced one (a count, an
+    export, a subquery) keeps ``ANY(ARRAY)``, whose ids drive a bitmap of the primary key (the
+    VP's count: 25 ms, against ~90 ms for the hashed ``IN`` over a sequential scan). Same rows
+    either way: only the plan differs. The price: a hashed ``IN`` inside the predicate's ``OR``
+    rules out the owner index, so a page of someone who sees few accounts walks the list's
+    index instead of sorting their few rows (an AE's last page: a few ms more at 100k
+    accounts). bench/RESULTS.md has the figures.
     """
 
     lookup_name = "in_subquery_paged"

@@ -524,6 +524,26 @@ def default_position(*, user: Any) -> Position | None:
     return held[0] if held else None
 
 
+def _leads_anyone(position: Position) -> bool:
+    return PositionClosure.objects.filter(ancestor=position, depth__gte=1).exists()
+
+
+def _org_top() -> Position | None:
+    """The root position with the most positions below it (the CEO's, usually)."""
+    row = (
+        PositionClosure.objects.filter(ancestor__reports_to__isnull=True)
+        .values("ancestor_id")
+        .annotate(n=Count("id"))
+        .order_by("-n", "ancestor_id")
+        .first()
+    )
+    return (
+        Position.objects.select_related("holder").filter(pk=row["ancestor_id"]).first()
+        if row
+        else None
+    )
+
+
 def quota_board(
     *,
     user: Any,
@@ -544,6 +564,8 @@ def quota_board(
     held = held_positions(user=user)
     if position is None and held:
         position = held[0]
+        if rules.sees_whole_org(user) and not _leads_anyone(position):
+            position = None  # RevOps: the whole organisation rather than their own seat
     if position is None and not rules.sees_whole_org(user):
         raise PlanningNotFound(None)
     if position is not None and not planning_positions(user=user).filter(pk=position.pk).exists():
@@ -1199,9 +1221,12 @@ def forecast_view(*, user: Any, period: Period, position: Position | None = None
     """
     held = held_positions(user=user)
     if position is None:
-        if not held:
+        if held and not (rules.sees_whole_org(user) and not _leads_anyone(held[0])):
+            position = held[0]
+        elif rules.sees_whole_org(user):
+            position = _org_top()  # RevOps, a bare superuser: the top of the organisation
+        if position is None:
             raise PlanningNotFound(None)
-        position = held[0]
     if not planning_positions(user=user).filter(pk=position.pk).exists():
         raise PlanningNotFound(position.pk)
     held_ids = {p.pk for p in held}

@@ -181,7 +181,10 @@ _BUILDERS: dict[str, tuple[tuple[str, ...], Any]] = {
     "annual_revenue": (("annual_revenue",), lambda c: _number(c["annual_revenue"])),
     "region": (("region__name",), lambda c: _text(c["region__name"])),
     "country": (("country",), lambda c: _text(c["country"])),
-    "source": (("source",), lambda c: [_SOURCE_LABELS.get(v, v) if v else None for v in c["source"]]),
+    "source": (
+        ("source",),
+        lambda c: [_SOURCE_LABELS.get(v, v) if v else None for v in c["source"]],
+    ),
     "source_name": (("source_name",), lambda c: _text(c["source_name"])),
     "campaign": (("campaign__name",), lambda c: _text(c["campaign__name"])),
     "campaign_kind": (("campaign__kind",), lambda c: _text(c["campaign__kind"])),
@@ -238,9 +241,7 @@ def load_frame(
     c = dict(zip(names, zip(*rows, strict=True) if rows else [()] * len(names), strict=True))
     ids = np.fromiter(c["id"], dtype=np.int64, count=n)
     created = (
-        np.array([ts.timestamp() for ts in c["created_at"]], dtype=float)
-        if dated
-        else np.zeros(n)
+        np.array([ts.timestamp() for ts in c["created_at"]], dtype=float) if dated else np.zeros(n)
     )
     data: dict[str, Any] = {key: build(c) for key, (_, build) in builders.items()}
     if wanted is None or "referred" in wanted:
@@ -258,9 +259,7 @@ def load_frame(
     if needs_custom and n:
         customs = json.loads("[" + ",".join(t or "{}" for t in c["custom"]) + "]")
         custom = _custom_columns(customs, created)
-        data.update(
-            {k: v for k, v in custom.items() if wanted is None or k in wanted}
-        )
+        data.update({k: v for k, v in custom.items() if wanted is None or k in wanted})
     frame = pd.DataFrame(data, index=pd.Index(ids, name="lead_id"))
     if wanted is None:
         engagement = n > 0 and Activity.objects.filter(lead__in=qs.values("pk")).exists()
@@ -314,13 +313,12 @@ def _outcome_times(qs: QuerySet[Lead], ids: np.ndarray, c: dict, now: dt.datetim
     )
     out = np.empty(len(ids), dtype=float)
     for i, (pk, converted, outcome, status, created) in enumerate(
-        zip(ids.tolist(), c["converted_at"], c["outcome"], c["status"], c["created_at"], strict=True)
+        zip(
+            ids.tolist(), c["converted_at"], c["outcome"], c["status"], c["created_at"], strict=True
+        )
     ):
-        if label_of(outcome, status) is None:
-            at = now
-        else:
-            at = converted or closed.get(pk) or created
-        out[i] = at.timestamp()
+        known = label_of(outcome, status) is not None
+        out[i] = ((converted or closed.get(pk) or created) if known else now).timestamp()
     return out
 
 
@@ -370,7 +368,7 @@ def normalize(values: pd.Series) -> pd.Series:
     Each distinct value is folded once."""
     codes, uniques = pd.factorize(values.astype("object"), use_na_sentinel=True)
     folded = np.array([None, *(_fold(v) for v in uniques)], dtype=object)
-    return pd.Series(folded[codes + 1], index=values.index)
+    return pd.Series(folded[codes + 1], index=values.index, dtype=object)
 
 
 def is_numeric_column(key: str, values: Any) -> bool:
@@ -387,7 +385,7 @@ def spec_build(
     min_count: int | None = None,
 ) -> dict[str, Any]:
     """Which columns of the training table become features, and how (module docstring)."""
-    names = names or labels()
+    names = labels() if names is None else names
     n = len(frame)
     min_count = min_count or max(5, math.ceil(0.002 * n))
     excluded_keys = {field_key(e) for e in excluded}

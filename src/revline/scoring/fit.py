@@ -17,6 +17,7 @@ import pandas as pd
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
+from revline.crm.custom_fields import FALSE, TRUE
 from revline.crm.models import Account
 from revline.org.models import Region
 from revline.scoring.choices import IcpAppliesTo, IcpOperator
@@ -51,7 +52,9 @@ def rule_clean(*, field: str, operator: str, value: Any) -> tuple[str, Any]:
                 try:
                     out[end] = float(value[end])
                 except (TypeError, ValueError):
-                    raise ValidationError({"value": f"The range's {end} is not a number."}) from None
+                    raise ValidationError(
+                        {"value": f"The range's {end} is not a number."}
+                    ) from None
         if not out:
             raise ValidationError({"value": "A range needs a min or a max."})
         return field, out
@@ -76,6 +79,14 @@ def _regions() -> dict[str, str]:
 
 
 def _as_number(v: Any) -> float | None:
+    """A rule value as a number; yes/no words as 1/0 (yes/no fields are read as 1/0)."""
+    if isinstance(v, bool):
+        return float(v)
+    word = str(v).strip().lower()
+    if word in TRUE:
+        return 1.0
+    if word in FALSE:
+        return 0.0
     try:
         number = float(v)
     except (TypeError, ValueError):
@@ -83,8 +94,7 @@ def _as_number(v: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
-def _match(rule: IcpRule, column: pd.Series | None, regions: dict[str, str]) -> np.ndarray:
-    n = 0 if column is None else len(column)
+def _match(rule: IcpRule, column: pd.Series | None, regions: dict[str, str], n: int) -> np.ndarray:
     if column is None or not n:
         return np.zeros(n, dtype=bool)
     op, value = rule.operator, rule.value
@@ -108,7 +118,7 @@ def _match(rule: IcpRule, column: pd.Series | None, regions: dict[str, str]) -> 
         wanted = [regions.get(w, w) for w in wanted]
     if op == IcpOperator.CONTAINS:
         needle = wanted[0]
-        return np.array([bool(t) and needle in t for t in text], dtype=bool)
+        return np.array([isinstance(t, str) and needle in t for t in text], dtype=bool)
     return text.isin(wanted).to_numpy()
 
 
@@ -129,7 +139,7 @@ def evaluate(
     lost = np.zeros(n)
     for rule in rules:
         column = frame[rule.field] if rule.field in frame.columns else None
-        hits = _match(rule, column, regions)
+        hits = _match(rule, column, regions, n)
         if rule.weight > 0:
             gained += hits * rule.weight
         else:
@@ -137,10 +147,7 @@ def evaluate(
         entry = {"rule": rule.pk, "name": rule.name, "weight": rule.weight}
         for i in np.flatnonzero(hits):
             matched[i].append(entry)
-    if positive_total > 0:
-        scores = 100.0 * (gained - lost) / positive_total
-    else:
-        scores = 100.0 - lost
+    scores = 100.0 * (gained - lost) / positive_total if positive_total > 0 else 100.0 - lost
     return np.clip(np.rint(scores), 0, 100).astype(int), matched
 
 

@@ -4,12 +4,13 @@ Pure numerical code (no database): ``services`` reads leads (``features``) and s
 ``train`` returns.
 
 - Validation: a time split when the leads' creation dates spread over more than a week
-  (expanding window: train on the oldest blocks, test on the next), stratified k-fold
-  cross-validation otherwise. Every figure is computed on out-of-fold predictions, and the two
+  (expanding window: train on the older half, test on each following block of the newer
+  half with everything before it), stratified k-fold cross-validation otherwise. Every figure is computed on out-of-fold predictions, and the two
   baselines are evaluated on exactly the same folds.
-- The model: LightGBM (categories as native categorical features, missing values left
-  missing), early stopping on a slice of each fold's training part; the final model is trained
-  on every lead with the median number of rounds the folds chose.
+- The model: LightGBM (categories as native categorical features, those with many values
+  target-encoded with cross-fitting, missing values left missing), early stopping on a slice
+  of each fold's training part; the final model is trained on every lead with the median
+  number of rounds the folds chose.
 - Calibration: isotonic regression on the out-of-fold scores, read as a piecewise-linear curve
   through the centres of the isotonic blocks (so it keeps the model's ranking instead of tying
   leads); Platt scaling when there are fewer than 200 outcomes of either kind. The figures
@@ -47,7 +48,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    OneHotEncoder,
+    StandardScaler,
+    TargetEncoder,
+)
 
 from revline.scoring.features import CATEGORICAL, NUMERIC, categorical_indices
 
@@ -55,9 +61,9 @@ EPS = 1e-4
 TIME_SPLIT_MIN_DAYS = 7
 LGB_PARAMS: dict[str, Any] = {
     "objective": "binary",
-    "learning_rate": 0.1,
-    "num_leaves": 31,
-    "min_data_in_leaf": 20,
+    "learning_rate": 0.05,
+    "num_leaves": 15,
+    "min_data_in_leaf": 40,
     "min_data_per_group": 50,
     "cat_smooth": 10.0,
     "cat_l2": 10.0,
@@ -87,13 +93,19 @@ def make_folds(
     y: np.ndarray, created: np.ndarray, k: int
 ) -> tuple[str, list[tuple[np.ndarray, np.ndarray]], str]:
     """(validation, folds, note): a time split when creation dates spread over more than a
-    week and every block holds both outcomes, else stratified k-fold."""
+    week and every block holds both outcomes, else stratified k-fold.
+
+    The time split trains on the older half of the leads and tests on each following
+    k-th of the newer half, with every lead before it in training (an expanding window)."""
     n = len(y)
     note = ""
     if n and np.quantile(created, 0.9) - np.quantile(created, 0.1) >= TIME_SPLIT_MIN_DAYS * 86400:
         order = np.argsort(created, kind="stable")
-        blocks = np.array_split(order, k + 1)
-        folds = [(np.concatenate(blocks[:i]), blocks[i]) for i in range(1, k + 1)]
+        half = len(order) // 2
+        blocks = np.array_split(order[half:], k)
+        folds = []
+        for i, block in enumerate(blocks):
+            folds.append((np.concatenate([order[:half], *blocks[:i]]), block))
         if all(len(np.unique(y[tr])) == 2 and len(np.unique(y[te])) == 2 for tr, te in folds):
             return "time_split", folds, note
         note = "time split impossible (a period without both outcomes): cross-validation used"
@@ -230,7 +242,11 @@ class FrequencyModel:
         for j, f in enumerate(spec["features"]):
             if f["type"] == NUMERIC:
                 col = X[:, j][~np.isnan(X[:, j])]
-                qs = np.unique(np.quantile(col, np.linspace(0, 1, bins + 1)[1:-1])) if len(col) else []
+                qs = (
+                    np.unique(np.quantile(col, np.linspace(0, 1, bins + 1)[1:-1]))
+                    if len(col)
+                    else []
+                )
                 model.edges.append([float(q) for q in qs])
             else:
                 model.edges.append(None)
@@ -297,6 +313,85 @@ def _logistic(spec: dict[str, Any]) -> Pipeline:
     )
 
 
+# --- high-cardinality categories ------------------------------------------------------------------
+
+HIGH_CARDINALITY = 30
+
+
+def high_cardinality(spec: dict[str, Any]) -> list[int]:
+    """Categorical features with many values: too many for trees to split on one by one with
+    enough leads per value, so the model reads them target-encoded instead."""
+    return [
+        j
+        for j, f in enumerate(spec["features"])
+        if f["type"] == CATEGORICAL and len(f["categories"]) >= HIGH_CARDINALITY
+    ]
+
+
+@dataclass
+class TargetEncoding:
+    """Each value of a high-cardinality feature as the smoothed conversion rate of the leads
+    holding it (scikit-learn's ``TargetEncoder``: empirical-Bayes shrinkage towards the overall
+    rate). Training rows get cross-fitted values, so no lead sees its own outcome."""
+
+    columns: list[int] = field(default_factory=list)
+    tables: list[list[float]] = field(default_factory=list)  # by code + 1 (0: missing)
+    default: float = 0.0
+
+    @staticmethod
+    def _codes(X: np.ndarray, columns: list[int]) -> np.ndarray:
+        return np.nan_to_num(X[:, columns], nan=-1.0).astype(np.int64)
+
+    @classmethod
+    def fit_transform(
+        cls, X: np.ndarray, y: np.ndarray, spec: dict[str, Any]
+    ) -> tuple[TargetEncoding, np.ndarray]:
+        """The encoding fitted on ``X`` and ``X`` with its columns cross-fitted."""
+        columns = high_cardinality(spec)
+        enc = cls(columns=columns)
+        if not columns:
+            return enc, X
+        codes = cls._codes(X, columns)
+        sk = TargetEncoder(
+            target_type="binary", cv=StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
+        )
+        encoded = sk.fit_transform(codes, y)
+        enc.default = float(sk.target_mean_)
+        for i, j in enumerate(columns):
+            size = len(spec["features"][j]["categories"]) + 2  # missing, categories, other
+            table = np.full(size, enc.default)
+            for code, value in zip(sk.categories_[i], sk.encodings_[i], strict=True):
+                table[int(code) + 1] = value
+            enc.tables.append(table.tolist())
+        out = X.copy()
+        out[:, columns] = encoded
+        return enc, out
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        if not self.columns:
+            return X
+        out = X.copy()
+        codes = self._codes(X, self.columns) + 1
+        for i, j in enumerate(self.columns):
+            table = np.asarray(self.tables[i])
+            out[:, j] = table[np.clip(codes[:, i], 0, len(table) - 1)]
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {"columns": self.columns, "tables": self.tables, "default": self.default}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> TargetEncoding:
+        data = data or {}
+        return cls(data.get("columns", []), data.get("tables", []), data.get("default", 0.0))
+
+
+def tree_categoricals(spec: dict[str, Any]) -> list[int]:
+    """The categorical features LightGBM splits on natively (the others are encoded)."""
+    encoded = set(high_cardinality(spec))
+    return [j for j in categorical_indices(spec) if j not in encoded]
+
+
 # --- LightGBM ------------------------------------------------------------------------------------
 
 
@@ -325,7 +420,7 @@ def _stopping_split(
     for label in (0, 1):
         idx = train[y[train] == label]
         idx = rng.permutation(idx)
-        cut = max(1, int(round(len(idx) * share)))
+        cut = max(1, round(len(idx) * share))
         stop.append(idx[:cut])
         fit.append(idx[cut:])
     return np.sort(np.concatenate(fit)), np.sort(np.concatenate(stop))
@@ -340,17 +435,22 @@ def lightgbm_oof(
     created: np.ndarray | None,
     threads: int,
     progress: Progress = _quiet,
-) -> tuple[np.ndarray, lgb.Booster, list[int]]:
-    """Out-of-fold raw scores, the final model on every lead, and each fold's rounds."""
-    cats = categorical_indices(spec)
+) -> tuple[np.ndarray, lgb.Booster, TargetEncoding, list[int]]:
+    """Out-of-fold raw scores, the final model on every lead with its target encoding, and
+    each fold's rounds."""
+    cats = tree_categoricals(spec)
     params = {**LGB_PARAMS, "num_threads": threads}
     raw = np.full(len(y), np.nan)
     rounds: list[int] = []
     for i, (tr, te) in enumerate(folds, 1):
         progress(f"LightGBM fold {i}/{len(folds)}")
-        fit, stop = _stopping_split(tr, y, created)
-        dfit = _dataset(X[fit], y[fit], cats)
-        dstop = _dataset(X[stop], y[stop], cats, reference=dfit)
+        encoding, Xtr = TargetEncoding.fit_transform(X[tr], y[tr], spec)
+        Xte = encoding.transform(X[te])
+        fit, stop = _stopping_split(
+            np.arange(len(tr)), y[tr], None if created is None else created[tr]
+        )
+        dfit = _dataset(Xtr[fit], y[tr][fit], cats)
+        dstop = _dataset(Xtr[stop], y[tr][stop], cats, reference=dfit)
         booster = lgb.train(
             params,
             dfit,
@@ -360,11 +460,12 @@ def lightgbm_oof(
         )
         best = booster.best_iteration or booster.current_iteration()
         rounds.append(int(best))
-        raw[te] = booster.predict(X[te], num_iteration=best, raw_score=True, num_threads=threads)
+        raw[te] = booster.predict(Xte, num_iteration=best, raw_score=True, num_threads=threads)
     progress("LightGBM final model")
-    final_rounds = max(10, int(round(float(np.median(rounds)) * 1.1)))
-    final = lgb.train(params, _dataset(X, y, cats), num_boost_round=final_rounds)
-    return raw, final, rounds
+    final_rounds = max(10, round(float(np.median(rounds)) * 1.1))
+    encoding, Xall = TargetEncoding.fit_transform(X, y, spec)
+    final = lgb.train(params, _dataset(Xall, y, cats), num_boost_round=final_rounds)
+    return raw, final, encoding, rounds
 
 
 # --- metrics -------------------------------------------------------------------------------------
@@ -376,7 +477,11 @@ def metrics(y: np.ndarray, p: np.ndarray, *, bins: int = 10) -> dict[str, Any]:
     y = np.asarray(y, dtype=int)
     p = np.clip(np.asarray(p, dtype=float), EPS, 1 - EPS)
     n, positives = len(y), int(y.sum())
-    out: dict[str, Any] = {"n": n, "converted": positives, "base_rate": positives / n if n else None}
+    out: dict[str, Any] = {
+        "n": n,
+        "converted": positives,
+        "base_rate": positives / n if n else None,
+    }
     if n == 0 or positives in (0, n):
         out.update(auc=None, pr_auc=None, brier=None, log_loss=None, calibration=[], lift=[])
         return out
@@ -455,7 +560,9 @@ def single_field_auc(
             codes = np.where(missing, -1, col).astype(np.int64) + 1
         else:
             present = col[~missing]
-            edges = np.unique(np.quantile(present, np.linspace(0, 1, 21)[1:-1])) if len(present) else []
+            edges = (
+                np.unique(np.quantile(present, np.linspace(0, 1, 21)[1:-1])) if len(present) else []
+            )
             codes = np.where(missing, 0, np.searchsorted(edges, col, side="right") + 1)
         size = int(codes.max()) + 1
         rate = np.full(len(y), np.nan)
@@ -532,7 +639,7 @@ def train(
         lr_p[te] = lr.predict_proba(X[te])[:, 1]
 
     if kind == "lightgbm":
-        raw, booster, rounds = lightgbm_oof(
+        raw, booster, encoding, rounds = lightgbm_oof(
             X,
             y,
             spec,
@@ -542,6 +649,7 @@ def train(
             progress=progress,
         )
         out.artifact["booster"] = booster.model_to_string()
+        out.artifact["target_encoding"] = encoding.to_json()
         gains = booster.feature_importance(importance_type="gain")
         total = float(gains.sum()) or 1.0
         out.metrics["top_features"] = [
@@ -555,9 +663,7 @@ def train(
         raw = nb_raw
         final_nb = FrequencyModel.fit(X, y, spec)
         out.artifact["frequency"] = final_nb.to_json()
-        spread = [
-            (float(np.ptp(t)), j) for j, t in enumerate(final_nb.tables) if len(t)
-        ]
+        spread = [(float(np.ptp(t)), j) for j, t in enumerate(final_nb.tables) if len(t)]
         out.metrics["top_features"] = [
             {"field": spec["features"][j]["key"], "label": spec["features"][j]["label"],
              "importance": round(s, 4)}
@@ -568,9 +674,7 @@ def train(
     calibrated = cross_calibrate(raw, y, fold_list)
     calibrator = Calibrator.fit(raw[mask], y[mask])
     out.artifact["calibrator"] = calibrator.to_json()
-    out.metrics.update(
-        evaluation(y[mask], calibrated[mask], _sigmoid(nb_raw[mask]), lr_p[mask])
-    )
+    out.metrics.update(evaluation(y[mask], calibrated[mask], _sigmoid(nb_raw[mask]), lr_p[mask]))
     out.metrics["calibration_method"] = calibrator.method
     out.metrics["validation"] = validation
     out.metrics["folds"] = len(fold_list)
@@ -686,6 +790,7 @@ class Scorer:
         self.calibrator = Calibrator.from_json(artifact["calibrator"])
         self.booster: lgb.Booster | None = None
         self.frequency: FrequencyModel | None = None
+        self.encoding = TargetEncoding.from_json(artifact.get("target_encoding"))
         if kind == "lightgbm":
             self.booster = lgb.Booster(model_str=artifact["booster"])
             self.paths = PathAttribution(self.booster, len(spec["features"]))
@@ -697,7 +802,9 @@ class Scorer:
         if not len(X):
             return np.zeros(0), np.zeros((0, len(self.spec["features"])))
         if self.booster is not None:
-            leaves = self.booster.predict(X, pred_leaf=True, num_threads=self.threads)
+            leaves = self.booster.predict(
+                self.encoding.transform(X), pred_leaf=True, num_threads=self.threads
+            )
             raw, contrib = self.paths(np.asarray(leaves).reshape(len(X), -1))
         else:
             assert self.frequency is not None
@@ -710,9 +817,10 @@ class Scorer:
         for one lead's page."""
         if self.booster is None:
             return self.score(X)[1]
-        return np.asarray(self.booster.predict(X, pred_contrib=True, num_threads=self.threads))[
-            :, :-1
-        ]
+        contrib = self.booster.predict(
+            self.encoding.transform(X), pred_contrib=True, num_threads=self.threads
+        )
+        return np.asarray(contrib)[:, :-1]
 
 
 def tier_of(probabilities: np.ndarray, cuts: dict[str, float]) -> np.ndarray:

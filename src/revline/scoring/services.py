@@ -177,9 +177,10 @@ def scoring_model_train(
     if result.oof:
         rows = result.oof.pop("row")
         oof = ml.pack_arrays({"lead_id": ids[rows], **result.oof})
-    metrics = {**result.metrics, "n": n, "converted": converted} if result.metrics else {
-        "n": n, "converted": converted, "tiers": FIT_CUTS
-    }  # fmt: skip
+    # "n"/"converted" in the figures count the leads they were computed on (with a time
+    # split, the newer half); the version's own n counts every lead with an outcome
+    metrics = {"n": n, "converted": converted, **result.metrics}
+    metrics["trained_on"] = {"n": n, "converted": converted}
     if kind == ModelKind.FIT:
         metrics["tiers"] = FIT_CUTS
     with transaction.atomic():
@@ -276,7 +277,9 @@ def _factor_lists(
     """The ``top`` largest positive and negative contributions of each lead, in words."""
     feats = spec["features"]
     n = contrib.shape[0]
-    out: list[dict[str, list[dict[str, Any]]]] = [{"positive": [], "negative": []} for _ in range(n)]
+    out: list[dict[str, list[dict[str, Any]]]] = [
+        {"positive": [], "negative": []} for _ in range(n)
+    ]
     if not n or not feats:
         return out
     k = min(top, len(feats))
@@ -446,7 +449,7 @@ def _upsert(model: type[models.Model], columns: list[str], rows: list[tuple]) ->
     quote = connection.ops.quote_name
     updates = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in columns[1:])
     sql = (
-        f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) VALUES ({marks}) "
+        f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) VALUES ({marks}) "  # noqa: S608
         f"ON CONFLICT ({quote(columns[0])}) DO UPDATE SET {updates}"
     )
     with transaction.atomic(), connection.cursor() as cursor:

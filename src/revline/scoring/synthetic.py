@@ -31,12 +31,13 @@ COUNTRIES = tuple(f"Country {i:02d}" for i in range(25))
 SENIORITY = ("Intern", "Assistant", "Specialist", "Manager", "Senior Manager", "Director",
              "Head", "VP", "Chief")  # fmt: skip
 SENIORITY_EFFECT = (-1.2, -0.8, -0.3, 0.0, 0.2, 0.5, 0.6, 0.8, 0.4)
-FUNCTIONS = tuple(
-    "Sales Marketing Operations Finance IT Engineering Procurement HR Legal Product Support "
-    "Data Security Facilities Strategy Growth Partnerships Analytics Design Research "
-    "Communications Logistics Quality Compliance Training Revenue Customer Success Platform "
-    "Infrastructure Mobile".split()
-)
+FUNCTIONS = (
+    "Sales", "Marketing", "Operations", "Finance", "IT", "Engineering", "Procurement", "HR",
+    "Legal", "Product", "Support", "Data", "Security", "Facilities", "Strategy", "Growth",
+    "Partnerships", "Analytics", "Design", "Research", "Communications", "Logistics", "Quality",
+    "Compliance", "Training", "Revenue", "Customer Success", "Platform", "Infrastructure",
+    "Mobile",
+)  # fmt: skip
 SOURCES = (LeadSource.WEB, LeadSource.OUTBOUND, LeadSource.EVENT, LeadSource.PARTNER,
            LeadSource.REFERRAL, LeadSource.CAMPAIGN)  # fmt: skip
 SOURCE_EFFECT = (0.2, -0.7, 0.1, 0.4, 1.0, 0.0)
@@ -169,7 +170,7 @@ def generate_leads(
         adapt = connection.ops.adapt_datetimefield_value
         with connection.cursor() as cursor:
             cursor.executemany(
-                f"UPDATE {Lead._meta.db_table} SET created_at = %s WHERE id = %s",
+                f"UPDATE {Lead._meta.db_table} SET created_at = %s WHERE id = %s",  # noqa: S608
                 [(adapt(at), lead.pk) for at, lead in zip(dates, created_leads, strict=True)],
             )
     return ids, p

@@ -61,9 +61,9 @@ HEADLINES: dict[str, tuple[str, ...]] = {
 }
 # The trend charts: each KPI per period over the last TREND_LENGTH periods.
 TRENDS: dict[str, tuple[str, ...]] = {
-    R.CEO: ("bookings", "win_rate"),
+    R.CEO: ("bookings",),
     R.CSO: ("win_rate", "avg_deal_size"),
-    R.CRO: ("bookings", "win_rate"),
+    R.CRO: ("bookings",),
     R.VP_SALES: ("bookings", "win_rate"),
     R.SALES_MANAGER: ("bookings", "win_rate"),
     R.TEAM_LEAD: ("bookings", "activity_volume"),
@@ -72,10 +72,14 @@ TRENDS: dict[str, tuple[str, ...]] = {
     R.SDR: ("sqls_handed_over",),
     R.MARKETING: ("lead_conversion",),
     R.CUSTOMER_SUCCESS: ("renewal_rate",),
-    R.REVOPS: ("bookings", "win_rate"),
+    R.REVOPS: ("bookings",),
 }
 TREND_LENGTH = {"month": 12, "quarter": 8, "year": 3}
 FUNNEL_KEYS = ("lead_conversion", "stage_conversion")
+# KPIs that describe the state of things now (open deals, open complaints, overdue tasks): the
+# same figure for the period before says little, so it is not computed.
+MULTIPLES = frozenset({"pipeline_coverage"})
+SNAPSHOTS = frozenset({"open_pipeline", "pipeline_coverage", "open_complaints", "overdue_tasks"})
 # Where a smaller number is the better one (the change is coloured accordingly).
 LOWER_IS_BETTER = frozenset(
     {
@@ -116,6 +120,8 @@ def format_value(value: Any, unit: str, *, short: bool = True) -> str:
         return f"{number:.1f} h"
     if unit == "score":
         return f"{number:.1f}"
+    if unit == "multiple":
+        return f"{number:.2f}×"
     if unit == "money":
         sign = "-" if number < 0 else ""
         magnitude = abs(number)
@@ -279,7 +285,7 @@ class Tile:
     target: Any = None  # the quota or target the value is held against (same unit)
     target_label: str = ""  # "quota" | "target"
     trend: list[Any] | None = None  # per trend period (sparkline)
-    live: Any = None  # a figure the organisation gives (headcount)
+    url: str = ""  # where the figure comes from, when it is not a list of records
 
     @property
     def key(self) -> str:
@@ -290,16 +296,21 @@ class Tile:
         return self.value is not None and not self.value.note.startswith("Not measured here")
 
     @property
+    def unit(self) -> str:
+        """How the value reads: pipeline coverage as a multiple (2.5 times), not a percentage."""
+        return "multiple" if self.kpi.key in MULTIPLES else self.kpi.unit
+
+    @property
     def display(self) -> str:
-        return format_value(self.value.value if self.value else None, self.kpi.unit)
+        return format_value(self.value.value if self.value else None, self.unit)
 
     @property
     def exact(self) -> str:
-        return format_value(self.value.value if self.value else None, self.kpi.unit, short=False)
+        return format_value(self.value.value if self.value else None, self.unit, short=False)
 
     @property
     def previous_display(self) -> str:
-        return format_value(self.previous.value if self.previous else None, self.kpi.unit)
+        return format_value(self.previous.value if self.previous else None, self.unit)
 
     @property
     def change(self) -> Change:
@@ -312,7 +323,7 @@ class Tile:
 
     @property
     def target_display(self) -> str:
-        return format_value(self.target, self.kpi.unit)
+        return format_value(self.target, self.unit)
 
     @property
     def attainment(self) -> float | None:
@@ -322,7 +333,7 @@ class Tile:
 
     @property
     def drill_url(self) -> str:
-        return list_url(self.value)
+        return self.url or list_url(self.value)
 
     @property
     def previous_url(self) -> str:
@@ -380,6 +391,7 @@ class TeamRow:
     group: Any
     label: str
     position: Position | None = None
+    sublabel: str = ""
     bookings: Any = None
     won: int = 0
     lost: int = 0
@@ -615,12 +627,15 @@ def forecast_panel(
     from revline.planning import selectors as planning
 
     quarter = period if period.kind == "quarter" else rule.period_of(period.start, "quarter")
-    rollup, note = None, ""
-    try:
-        rollup = planning.forecast_rollup(user=user, period=quarter, position=position)
-    except planning.PlanningNotFound:
-        note = "You have no forecast roll-up for this position."
-    if rollup is not None and not rollup.submitters:
+    # The roll-up of the user's own position as they see it (planning.forecast_view's node),
+    # built from planning's loaded data directly: with the whole organisation loaded once
+    # rather than an id list of every position below, and without the submission form's prefill.
+    data = planning.forecast_data(
+        user=user, period=quarter, scope_ids=None, closure_of=[position.pk]
+    )
+    rollup = planning.rollup_from(data, root=position.pk, viewer=position.pk)
+    note = ""
+    if not rollup.submitters:
         note = "Nobody below you has submitted a forecast for this quarter yet."
     predicted, predicted_note = predicted_range(user=user, period=quarter)
     url = f"{reverse('web:planning_forecast')}?{urlencode({'period': quarter.key})}"
@@ -676,9 +691,9 @@ def kpi_keys(role: str, responsibility_kpis: Iterable[str]) -> list[str]:
 
 
 def compared_keys(role: str, keys: list[str]) -> list[str]:
-    """The KPIs computed for the previous period too: the headline tiles (the others show the
-    period's value; their history is one click away on the KPI page)."""
-    return [k for k in keys if k in HEADLINES.get(role, ())]
+    """The KPIs computed for the previous period too: the headline tiles but the snapshots (the
+    others show the period's value and the number of records behind it)."""
+    return [k for k in keys if k in HEADLINES.get(role, ()) and k not in SNAPSHOTS]
 
 
 def _targets(tile_values: dict[str, kpis.KpiValue]) -> dict[str, tuple[Any, str]]:
@@ -746,6 +761,13 @@ def cockpit_numbers(
             )
             tiles.append(tile)
             by_key[key] = tile
+    planned = [k for k in _unique(responsibility_kpis) if KPIS[k].measured_by == "planning"]
+    targets_cache: dict[str, Any] = {}
+    if "tiles" in want:
+        for key in planned:
+            tile = _planning_tile(user, key, period, targets_cache)
+            if tile is not None:
+                by_key[key] = tile
     trends: list[Trend] = []
     if "trends" in want or "tiles" in want:
         for key in TRENDS.get(role, ()):
@@ -765,7 +787,7 @@ def cockpit_numbers(
     )
     if "team" in want:
         if role in COMPANY_ROLES:
-            numbers.team = _regions_section(user, period, filters)
+            numbers.team = _regions_section(user, period, filters, targets_cache)
         elif role in TEAM_ROLES:
             numbers.team = _reports_section(user, position, period)
     if role in COMPANY_ROLES:
@@ -855,20 +877,22 @@ def _reports_section(user: Any, position: Position, period: CockpitPeriod) -> Te
     # has no bookings row of its own.
     with_deals = set(booked) | set(closed) | set(pipe)
     order: list[tuple[Any, str, Position | None, Any]] = [
-        (line.position.pk, _person(line.position), line.position, line.quota)
+        (line.position.pk, _name(line.position), line.position, line.quota)
         for line in board.rows
         if line.position is not None
         and (line.position.role in SELLER_ROLES or line.position.pk in with_deals or line.quota)
     ]
     listed = {g for g, *_ in order}
     if position.pk in booked or position.pk in closed or position.pk in pipe:
-        order.append((position.pk, f"{_person(position)} — own deals", position, None))
+        order.append((position.pk, f"{_name(position)} (own deals)", position, None))
         listed.add(position.pk)
     for group in sorted((set(booked) | set(closed) | set(pipe)) - listed, key=str):
         label = (booked.get(group) or closed.get(group) or pipe.get(group)).label  # type: ignore[union-attr]
         order.append((group, label, None, None))
     for group, label, pos, quota in order:
-        rows.append(_team_row(group, label, pos, quota, booked, closed, pipe, period.elapsed))
+        row = _team_row(group, label, pos, quota, booked, closed, pipe, period.elapsed)
+        row.sublabel = pos.title if pos is not None else ""
+        rows.append(row)
     kind = "rep" if position.role in (R.SALES_MANAGER, R.TEAM_LEAD) else "team"
     return TeamSection(
         by="report",
@@ -882,10 +906,9 @@ def _reports_section(user: Any, position: Position, period: CockpitPeriod) -> Te
     )
 
 
-def _person(position: Position) -> str:
+def _name(position: Position) -> str:
     holder = position.holder
-    name = holder.get_full_name() if holder is not None else "Vacant"
-    return f"{name} ({position.title})"
+    return holder.get_full_name() if holder is not None else f"{position.title} (vacant)"
 
 
 def _team_row(
@@ -921,10 +944,69 @@ def _team_row(
     )
 
 
-def _regions_section(user: Any, period: CockpitPeriod, filters: dict | None) -> TeamSection:
-    """Each region: bookings against the region's target (planning), win rate, open pipeline."""
+def _target_lines(user: Any, period: CockpitPeriod, cache: dict[str, Any]) -> list[Any]:
+    """planning's target board for the period (computed once per page)."""
     from revline.planning import selectors as planning
 
+    if "lines" not in cache:
+        cache["lines"] = planning.target_board(user=user, period=period.current, on=period.today)
+    return cache["lines"]
+
+
+def _planning_tile(
+    user: Any, key: str, period: CockpitPeriod, cache: dict[str, Any]
+) -> Tile | None:
+    """The KPIs the planning app measures: target vs actual (bookings against the targets of
+    the regions and teams the user sees, the outermost ones set) and budget vs spend."""
+    from revline.planning import selectors as planning
+
+    p = period.current
+    kpi = KPIS[key]
+
+    def value(v: Any, count: int | None, note: str = "", **parts: Any) -> kpis.KpiValue:
+        return kpis.KpiValue(
+            key, kpi.name, kpi.unit, v, p.start, p.end, kpi.definition, count, parts, note=note
+        )
+
+    query = urlencode({"period": p.key})
+    if key == "target_vs_actual":
+        lines = [ln for ln in _target_lines(user, period, cache) if ln.amount]
+        if not lines:
+            got = value(None, 0, f"No target is set for {p.label}.")
+            return Tile(kpi, got, None, p, period.previous, url=_url("web:planning_targets", query))
+        depth = min(ln.depth for ln in lines)
+        top = [ln for ln in lines if ln.depth == depth]
+        target = sum((ln.amount for ln in top), Decimal(0))
+        booked = sum((ln.bookings for ln in top), Decimal(0))
+        got = value(float(booked / target), len(top), target=target, bookings=booked)
+        return Tile(kpi, got, None, p, period.previous, url=_url("web:planning_targets", query))
+    if key == "budget_vs_spend":
+        summary = planning.budget_summary(user=user, period=p)
+        if not summary.budgets:
+            got = value(None, 0, f"No budget is set for {p.label}.")
+        else:
+            got = value(summary.spent, len(summary.budgets), budget=summary.total)
+        return Tile(
+            kpi,
+            got,
+            None,
+            p,
+            period.previous,
+            summary.total if summary.budgets else None,
+            "budget",
+            url=_url("web:planning_budgets", query),
+        )
+    return None
+
+
+def _url(name: str, query: str) -> str:
+    return f"{reverse(name)}?{query}" if _has_url(name) else ""
+
+
+def _regions_section(
+    user: Any, period: CockpitPeriod, filters: dict | None, cache: dict[str, Any]
+) -> TeamSection:
+    """Each region: bookings against the region's target (planning), win rate, open pipeline."""
     p = period.current
     args = {"user": user, "by": "region", "start": p.start, "end": p.end, "filters": filters}
     booked = _rows_by_group(kpis.breakdown(key="bookings", **args))
@@ -932,7 +1014,7 @@ def _regions_section(user: Any, period: CockpitPeriod, filters: dict | None) -> 
     pipe = _rows_by_group(kpis.breakdown(key="open_pipeline", **args))
     targets = {
         line.scope.pk: line.amount
-        for line in planning.target_board(user=user, period=p, on=period.today)
+        for line in _target_lines(user, period, cache)
         if line.kind == "region"
     }
     groups = sorted(

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET
@@ -160,7 +161,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def breakdown_export(request: HttpRequest) -> HttpResponse:
+def breakdown_export(request: HttpRequest) -> HttpResponseBase:
     """One KPI broken down, as CSV (the same rows as the dashboard's table)."""
     try:
         question = _question(request)

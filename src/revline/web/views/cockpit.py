@@ -183,6 +183,7 @@ def _team_rows(numbers: Any) -> list[dict[str, Any]]:
     return [
         {
             "group": r.label,
+            "position": r.sublabel,
             "bookings": r.bookings,
             team.target_label: r.quota,
             "attainment": r.attainment,

@@ -176,17 +176,26 @@ def _bins(points: list[dict[str, Any]], field: str, bins: int = 10) -> list[floa
     return out
 
 
-def _calibration_chart(report: dict[str, Any]) -> str:
-    labels = [f"{10 * i}–{10 * i + 10}%" for i in range(10)]
-    series = [
-        Series("Perfect calibration", [(i + 0.5) / 10 for i in range(10)], dashed=True),
-        Series("Model", _bins(report.get("calibration"), "observed")),
-    ]
+def _legend(series: list[Series]) -> list[dict[str, Any]]:
+    """The legend of a line chart: each series' name, colour class and dash."""
+    return [{"name": s.name, "index": i, "dashed": s.dashed} for i, s in enumerate(series)]
+
+
+def _with_baselines(report: dict[str, Any], values: Any) -> list[Series]:
+    """The model's series and each baseline's, in the chart colours' order."""
+    series = [Series("Model", values(report))]
     for key, label in BASELINES:
         b = (report.get("baselines") or {}).get(key) or {}
-        if b.get("calibration"):
-            series.append(Series(label, _bins(b["calibration"], "observed")))
-    return line_chart(
+        if b:
+            series.append(Series(label, values(b)))
+    return series
+
+
+def _calibration_chart(report: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    labels = [f"{10 * i}–{10 * i + 10}%" for i in range(10)]
+    series = _with_baselines(report, lambda r: _bins(r.get("calibration"), "observed"))
+    series.append(Series("Perfect calibration", [(i + 0.5) / 10 for i in range(10)], dashed=True))
+    chart = line_chart(
         labels,
         series,
         title="Calibration: share converted by predicted probability",
@@ -194,20 +203,15 @@ def _calibration_chart(report: dict[str, Any]) -> str:
         width=560,
         height=220,
     )
+    return chart, _legend(series)
 
 
-def _gain_chart(report: dict[str, Any]) -> str:
+def _gain_chart(report: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     lift = report.get("lift") or []
     labels = [f"{10 * r['decile']}%" for r in lift]
-    series = [
-        Series("Random order", [r["decile"] / len(lift) for r in lift], dashed=True),
-        Series("Model", [r["cumulative_gain"] for r in lift]),
-    ]
-    for key, label in BASELINES:
-        b = (report.get("baselines") or {}).get(key) or {}
-        if b.get("lift"):
-            series.append(Series(label, [r["cumulative_gain"] for r in b["lift"]]))
-    return line_chart(
+    series = _with_baselines(report, lambda r: [d["cumulative_gain"] for d in r.get("lift") or []])
+    series.append(Series("Random order", [r["decile"] / len(lift) for r in lift], dashed=True))
+    chart = line_chart(
         labels,
         series,
         title="Cumulative gain: share of conversions found by working the top x% of leads",
@@ -215,6 +219,7 @@ def _gain_chart(report: dict[str, Any]) -> str:
         width=560,
         height=220,
     )
+    return chart, _legend(series)
 
 
 def _lift_chart(report: dict[str, Any]) -> str:
@@ -228,9 +233,11 @@ def _lift_chart(report: dict[str, Any]) -> str:
 
 
 def _features_chart(report: dict[str, Any]) -> str:
-    bars = [
-        Bar(label=f["label"], value=f["importance"]) for f in (report.get("top_features") or [])
-    ]
+    """Top features by their share of the model's importance (the frequency model's spreads
+    are not shares, so every list is brought to shares)."""
+    top = report.get("top_features") or []
+    total = sum(max(float(f.get("importance") or 0), 0.0) for f in top) or 1.0
+    bars = [Bar(label=f["label"], value=max(float(f["importance"] or 0), 0) / total) for f in top]
     return bar_chart(bars, title="Top features (share of importance)", unit="ratio") if bars else ""
 
 
@@ -254,7 +261,8 @@ def scoring_models(request: HttpRequest) -> HttpResponse:
     source = _source(request, known)
     chosen = _model_choice(request, source) if known else None
     report = selectors.evaluation_report(user, model=chosen) if chosen else None
-    has_figures = bool(report and report.get("auc") is not None)
+    figures: dict[str, Any] = report if report and report.get("auc") is not None else {}
+    has_figures = bool(figures)
     context = {
         "sources": [(s, _source_label(s)) for s in known],
         "source": source,
@@ -263,11 +271,11 @@ def scoring_models(request: HttpRequest) -> HttpResponse:
         "chosen": chosen,
         "report": report,
         "has_figures": has_figures,
-        "metric_rows": _metric_table(report) if has_figures else [],
+        "metric_rows": _metric_table(figures) if has_figures else [],
         "baselines": BASELINES,
-        "calibration_chart": _calibration_chart(report) if has_figures else "",
-        "gain_chart": _gain_chart(report) if has_figures else "",
-        "lift_chart": _lift_chart(report) if has_figures else "",
+        "calibration": _calibration_chart(figures) if has_figures else ("", []),
+        "gain": _gain_chart(figures) if has_figures else ("", []),
+        "lift_chart": _lift_chart(figures) if has_figures else "",
         "features_chart": _features_chart(report) if report else "",
         "review": [m for m in views_support.awaiting_review() if m.source_name == source],
         "jobs": views_support.training_jobs(source) if known else [],
@@ -359,7 +367,7 @@ class ScoreOverrideForm(forms.Form):
         super().__init__(*args, **kwargs)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("score") is None and not data.get("tier") and not self.errors:
             raise ValidationError("Give a score, a tier or both.")
         return data
@@ -382,6 +390,7 @@ def lead_score_context(
         "explanation": explanation,
         "override_form": form or ScoreOverrideForm(initial=initial),
         "can_override": can(request.user, "change", lead),
+        "may_read_models": views_support.may_read_models(request.user),
         "tier_badges": TIER_BADGES,
         "fit_rules": (explanation.fit.matched if explanation.fit else []) or [],
     }
@@ -471,7 +480,9 @@ class IcpRuleForm(forms.Form):
     name = forms.CharField(max_length=150)
     field = forms.ChoiceField()
     custom_field = forms.CharField(
-        required=False, max_length=100, help_text="Or any custom attribute key (custom:<key>)."
+        required=False,
+        max_length=100,
+        help_text="Or any custom attribute, by its key (it overrides the field above).",
     )
     operator = forms.ChoiceField(choices=IcpOperator.choices)
     value = forms.CharField(
@@ -488,8 +499,10 @@ class IcpRuleForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["field"].choices = _field_choices()
-        self.fields["field"].required = False
+        field = self.fields["field"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = _field_choices()
+        field.required = False
 
     @classmethod
     def for_rule(cls, rule: IcpRule) -> IcpRuleForm:

@@ -37,8 +37,23 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(f"Demo planning data loaded: {counts} created."))
         else:
             self.stdout.write("Demo planning data already loaded: nothing to change.")
+        self._queue_forecast()
         self.stdout.write(f"\nEvery demo user's password: {demo_password()}")
         self.stdout.write("Log in as, for example:")
         width = max(len(label) for label in result.logins) if result.logins else 0
         for label, email in result.logins.items():
             self.stdout.write(f"  {label:<{width}}  {email}")
+
+    def _queue_forecast(self) -> None:
+        """The predicted forecast of the demo quarter takes seconds of model training: the
+        worker (``make run`` starts one) computes it in the background."""
+        from revline.forecasting.demo import DEMO_AS_OF, DEMO_PERIOD
+        from revline.forecasting.models import ForecastRun
+        from revline.forecasting.tasks import forecast_refresh
+
+        if ForecastRun.objects.filter(period_key=DEMO_PERIOD).exists():
+            return
+        forecast_refresh.enqueue(period_key=DEMO_PERIOD, as_of=DEMO_AS_OF.isoformat())
+        self.stdout.write(
+            f"Predicted forecast of {DEMO_PERIOD} queued: the worker computes it in a few seconds."
+        )

@@ -17,6 +17,7 @@ decides which leads an export or an evaluation covers.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import sys
@@ -141,9 +142,12 @@ class Command(BaseCommand):
             if run.scored:
                 self.console.print(f"Scored {run.scored:,} new or changed leads first.")
         rows = selectors.export_rows(user, source_name=o["source"])
-        out = open(o["output"], "w", newline="", encoding="utf-8") if o["output"] else None
-        stream = out or self.stdout
-        try:
+        with contextlib.ExitStack() as stack:
+            stream = (
+                stack.enter_context(open(o["output"], "w", newline="", encoding="utf-8"))
+                if o["output"]
+                else self.stdout
+            )
             if o["format"] == "json":
                 stream.write(
                     json.dumps(
@@ -158,9 +162,6 @@ class Command(BaseCommand):
                 writer = csv.writer(stream, lineterminator="\n")
                 writer.writerow(["source_id", "probability", "score", "tier"])
                 writer.writerows(rows)
-        finally:
-            if out:
-                out.close()
 
     def _rescore(self, o: dict[str, Any]) -> None:
         if o["stale"]:
@@ -191,7 +192,9 @@ class Command(BaseCommand):
         if clock_ensure():
             self.stdout.write("Scoring schedule started; `revline worker` runs it.")
         else:
-            self.stdout.write("The scoring schedule is already waiting (or the queue cannot defer).")
+            self.stdout.write(
+                "The scoring schedule is already waiting (or the queue cannot defer)."
+            )
 
     # --- helpers ---------------------------------------------------------------------------------
 
