@@ -83,6 +83,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--keep", action="store_true", help="Keep the leads of an earlier run.")
+    parser.add_argument(
+        "--no-train", action="store_true", help="Score with the model of an earlier run (--keep)."
+    )
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     db = connection.vendor
@@ -97,15 +100,17 @@ def main() -> None:
             generate_leads(n=args.rows - have, owner=owner(), source_name=SOURCE, seed=2026)
         print(f"Generated {args.rows - have:,} leads in {c.wall:.1f} s")
 
-    with Clock() as c:
-        model = services.scoring_model_train(by=None, source_name=SOURCE, rescore=False)
+    model = services.active_models().get(SOURCE) if args.no_train else None
+    if model is None:
+        with Clock() as c:
+            model = services.scoring_model_train(by=None, source_name=SOURCE, rescore=False)
+        print(
+            f"Train on {model.n:,} leads ({model.get_validation_display().lower()}, "
+            f"{len(model.feature_spec['features'])} features, "
+            f"{model.metrics['rounds']['final']} trees): wall {c.wall:.1f} s, CPU {c.cpu:.1f} s"
+        )
     m = model.metrics
     b = m["baselines"]
-    print(
-        f"Train on {model.n:,} leads ({model.get_validation_display().lower()}, "
-        f"{len(model.feature_spec['features'])} features, {m['rounds']['final']} trees): "
-        f"wall {c.wall:.1f} s, CPU {c.cpu:.1f} s"
-    )
     print(
         f"  ROC AUC {m['auc']:.4f} (naive Bayes {b['naive_bayes']['auc']:.4f}, logistic "
         f"regression {b['logistic_regression']['auc']:.4f}); PR AUC {m['pr_auc']:.4f}; "

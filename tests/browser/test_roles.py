@@ -51,7 +51,7 @@ def test_role_signs_in_and_sees_its_cockpit(page, demo, role, email):
     # The cockpit of this role: its template's name and every responsibility, in order.
     cockpit = page.locator("#cockpit")
     expect(page.locator("h1.page-title")).to_contain_text(position.holder.get_short_name())
-    expect(cockpit.locator(".stat-value-sm")).to_have_text(template.name)
+    expect(cockpit.locator(".cockpit-template")).to_have_text(template.name)
     expect(cockpit.locator(".resp-title")).to_have_text(responsibilities)
     expect(cockpit).to_contain_text(position.title)
     expect(page.locator(".topbar-roles")).to_contain_text(role.label)

@@ -78,6 +78,16 @@ def test_path_attribution_adds_up_to_the_model_output(data):
     assert same > 0.5
 
 
+def test_wide_models_take_the_sparse_path_to_the_same_contributions(data, monkeypatch):
+    _, spec, X, y = data
+    booster = lgb.train({**ml.LGB_PARAMS, "num_threads": 1}, lgb.Dataset(X, y), 30)
+    leaves = np.asarray(booster.predict(X[:300], pred_leaf=True))
+    dense = ml.PathAttribution(booster, X.shape[1])(leaves)
+    monkeypatch.setattr(ml, "DENSE_FEATURES", 0)
+    sparse = ml.PathAttribution(booster, X.shape[1])(leaves)
+    assert np.allclose(dense[0], sparse[0]) and np.allclose(dense[1], sparse[1])
+
+
 def test_scorer_round_trip_and_frequency_contributions(data):
     _, spec, X, y = data
     out = ml.train(X, y, np.zeros(len(y)), spec, kind="lightgbm")

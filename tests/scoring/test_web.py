@@ -351,6 +351,23 @@ def test_overview_counts_only_the_leads_the_user_sees(client, world):
     assert url("scoring_models") not in html
 
 
+def test_overview_per_data_source(client, world):
+    add_history(world["sdr"], 6, seed=9)
+    Lead.objects.filter(last_name__startswith="Lead 9-").update(source_name="Trade fair 2025")
+    fallback = services.scoring_model_train(by=None, source_name="Trade fair 2025")
+    assert fallback.kind == ModelKind.FIT
+    client = login(client, world["sdr"])
+    everything = client.get(url("scoring"))
+    assert [s for s, _ in everything.context["sources"]] == ["", "Trade fair 2025"]
+    assert everything.context["distribution"]["scored"] == 48
+    fair = client.get(url("scoring"), {"source": "Trade fair 2025"})
+    assert fair.context["distribution"]["scored"] == 6
+    assert fair.context["model"].pk == fallback.pk and not fair.context["probabilistic"]
+    assert "the ICP fit, not a probability" in fair.content.decode()
+    unknown = client.get(url("scoring"), {"source": "No such source"})
+    assert unknown.context["source"] == ""
+
+
 def test_overview_for_the_company_wide_reader(client, world):
     response = login(client, world["revops"]).get(url("scoring"))
     assert response.context["distribution"]["scored"] == 83

@@ -507,3 +507,32 @@ def test_kpi_values_reach_the_template_once_per_page(world):
         ).count()
         == 5
     )
+
+
+def test_an_sdrs_tiles_drill_into_the_leads_list(client, world):
+    sdr = world["sdr"]
+    mine = Lead.objects.create(
+        owner_position=sdr, qualified_by=sdr, first_name="Sal", last_name="Q"
+    )
+    LeadStatusChange.objects.create(
+        lead=mine, from_status="qualifying", to_status="sales_qualified", at=at("2025-05-05")
+    )
+    earlier = Lead.objects.create(
+        owner_position=sdr, qualified_by=sdr, first_name="Old", last_name="Q"
+    )
+    LeadStatusChange.objects.create(
+        lead=earlier, from_status="qualifying", to_status="sales_qualified", at=at("2025-02-05")
+    )
+    body = page(client, sdr)
+    handed = tile(body, "sqls_handed_over")
+    assert 'href="/crm/leads/?' in handed
+    link = hrefs(handed)[0]
+    assert params_of(link) == {
+        "sql_from": "2025-04-01",
+        "sql_to": "2025-06-30",
+        "under": str(sdr.pk),
+    }
+    listing = client.get(link).content.decode()
+    ids = {int(i) for i in re.findall(r'href="/crm/leads/(\d+)/"', listing)}
+    assert ids == {mine.pk}
+    assert "Sales-qualified from" in listing  # the filter shows as a chip

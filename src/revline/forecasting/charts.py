@@ -10,25 +10,15 @@ test) reads what the picture shows. Colours come from the ``chart-*`` classes of
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from revline.web.charts import nice_max
+
 SERIES_CLASS = {"actual": "chart-target", "predicted": "chart-series-0"}
 OTHER_CLASSES = ["chart-series-1", "chart-series-2", "chart-series-3"]
-
-
-def nice_max(value: float) -> float:
-    """The smallest 1, 2, 2.5 or 5 times a power of ten at or above ``value``."""
-    if value <= 0 or not math.isfinite(value):
-        return 1.0
-    power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * power * (1 + 1e-12):
-            return step * power
-    return 10 * power
 
 
 def money_short(value: float) -> str:

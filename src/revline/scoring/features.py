@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from django.db.models import Max, Q, QuerySet, TextField
+from django.db.models import FloatField, Max, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.text import slugify
@@ -233,9 +233,16 @@ def load_frame(
     if wanted is None or engagement:
         columns += ["converted_at"]
     select = qs.order_by("id")
+    # money as floats straight from the database (no Decimal per value)
+    casts = {c: f"{c}_float" for c in ("annual_revenue", "bant_budget") if c in columns}
+    if casts:
+        select = select.annotate(
+            **{alias: Cast(c, output_field=FloatField()) for c, alias in casts.items()}
+        )
     if needs_custom:
         select = select.annotate(custom_text=Cast("custom", output_field=TextField()))
-    rows = list(select.values_list(*columns, *(["custom_text"] if needs_custom else [])))
+    fetched = [casts.get(c, c) for c in columns]
+    rows = list(select.values_list(*fetched, *(["custom_text"] if needs_custom else [])))
     n = len(rows)
     names = [*columns, *(["custom"] if needs_custom else [])]
     c = dict(zip(names, zip(*rows, strict=True) if rows else [()] * len(names), strict=True))
@@ -480,6 +487,23 @@ def describe(f: dict[str, Any], value: Any) -> str:
     if number.is_integer():
         return f"{int(number):,}"
     return f"{number:,.2f}".rstrip("0").rstrip(".")
+
+
+def describe_numbers(f: dict[str, Any], values: np.ndarray) -> np.ndarray:
+    """``describe`` for many values of a numeric feature at once."""
+    v = np.asarray(values, dtype=float)
+    out = np.full(len(v), "not given", dtype=object)
+    present = ~np.isnan(v)
+    if f["key"] in BOOLEAN_KEYS or _is_yes_no(f):
+        out[present] = np.where(v[present] != 0, "yes", "no")
+        return out
+    numbers = v[present]
+    whole = (numbers == np.round(numbers)).tolist()
+    out[present] = [
+        f"{int(x):,}" if w else f"{x:,.2f}".rstrip("0").rstrip(".")
+        for x, w in zip(numbers.tolist(), whole, strict=True)
+    ]
+    return out
 
 
 def _is_yes_no(f: dict[str, Any]) -> bool:

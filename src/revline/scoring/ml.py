@@ -58,6 +58,7 @@ from sklearn.preprocessing import (
 from revline.scoring.features import CATEGORICAL, NUMERIC, categorical_indices
 
 EPS = 1e-4
+DENSE_FEATURES = 32
 TIME_SPLIT_MIN_DAYS = 7
 LGB_PARAMS: dict[str, Any] = {
     "objective": "binary",
@@ -763,21 +764,29 @@ class PathAttribution:
         self.table = sparse.csr_matrix(
             (vals, (rows, cols)), shape=(self.n_trees * self.width, n_features)
         )
+        self._dense: np.ndarray | None = None
 
     def __call__(self, leaves: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(raw scores, contributions) for the leaf indices ``predict(pred_leaf=True)`` gives."""
-        n = leaves.shape[0]
+        n, n_features = leaves.shape[0], self.table.shape[1]
         if self.n_trees == 0:
-            return np.zeros(n), np.zeros((n, self.table.shape[1]))
+            return np.zeros(n), np.zeros((n, n_features))
         offsets = np.arange(self.n_trees, dtype=np.int64) * self.width
-        indices = (leaves.astype(np.int64) + offsets).ravel()
+        index = leaves.astype(np.int64) + offsets
+        if n_features <= DENSE_FEATURES:  # a row of the dense table per tree: fastest when narrow
+            if self._dense is None:
+                self._dense = self.table.toarray()
+            contrib = np.zeros((n, n_features))
+            raw = np.zeros(n)
+            for t in range(self.n_trees):
+                contrib += self._dense[index[:, t]]
+                raw += self.leaf_values[index[:, t]]
+            return raw, contrib
         hits = sparse.csr_matrix(
-            (np.ones(len(indices)), indices, np.arange(0, n * self.n_trees + 1, self.n_trees)),
+            (np.ones(index.size), index.ravel(), np.arange(0, n * self.n_trees + 1, self.n_trees)),
             shape=(n, self.n_trees * self.width),
         )
-        contrib = (hits @ self.table).toarray()
-        raw = hits @ self.leaf_values
-        return raw, contrib
+        return hits @ self.leaf_values, (hits @ self.table).toarray()
 
 
 class Scorer:

@@ -20,7 +20,6 @@ import contextlib
 import datetime as dt
 import gc
 import json
-import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -283,34 +282,33 @@ def _factor_lists(
     if not n or not feats:
         return out
     k = min(top, len(feats))
-    described: dict[int, Any] = {}
-
-    def words(j: int) -> Any:
-        """Feature ``j``'s value of every lead in words: categories through their distinct
-        values, numbers on demand (many are distinct)."""
-        if j not in described:
-            f = feats[j]
-            key = f["key"]
-            if key not in frame.columns:
-                described[j] = _Constant(features.describe(f, None))
-            elif f["type"] == features.CATEGORICAL:
-                codes, uniques = pd.factorize(frame[key].astype(object), use_na_sentinel=True)
-                texts = [features.describe(f, v) for v in uniques]
-                texts.append(features.describe(f, None))  # code -1: missing
-                described[j] = np.array(texts, dtype=object)[codes]
-            else:
-                described[j] = _OnDemand(f, frame[key].to_numpy())
-        return described[j]
-
-    labels = [f["label"] for f in feats]
-    keys = [f["key"] for f in feats]
+    sides = []
     for side, sign in (("positive", 1.0), ("negative", -1.0)):
         order = np.argsort(-sign * contrib, axis=1)[:, :k]
         chosen = np.take_along_axis(contrib, order, axis=1)
-        strong = chosen * sign > 0.01
+        sides.append((side, sign, order, chosen, chosen * sign > 0.01))
+    # each shown feature's values in words, only for the leads where it is shown
+    described: dict[int, np.ndarray] = {}
+    shown_rows = np.concatenate([np.nonzero(strong)[0] for *_, strong in sides])
+    shown_feats = np.concatenate([order[strong] for _, _, order, _, strong in sides])
+    for j in np.unique(shown_feats).tolist():
+        f = feats[j]
+        rows = np.unique(shown_rows[shown_feats == j])
+        texts = np.empty(n, dtype=object)
+        if f["key"] not in frame.columns:
+            texts[rows] = features.describe(f, None)
+        elif f["type"] == features.CATEGORICAL:
+            codes, uniques = pd.factorize(frame[f["key"]].iloc[rows].astype(object))
+            words = [*(features.describe(f, v) for v in uniques), features.describe(f, None)]
+            texts[rows] = np.array(words, dtype=object)[codes]  # code -1: the last, missing
+        else:
+            texts[rows] = features.describe_numbers(f, frame[f["key"]].to_numpy()[rows])
+        described[j] = texts
+
+    labels = [f["label"] for f in feats]
+    keys = [f["key"] for f in feats]
+    for side, sign, order, chosen, strong in sides:
         rows = np.flatnonzero(strong.any(axis=1))
-        for j in np.unique(order[strong]).tolist():
-            words(j)
         effects = np.round(chosen[rows], 3).tolist()
         for i, js, row_effects in zip(rows.tolist(), order[rows].tolist(), effects, strict=True):
             items = out[i][side]
@@ -326,33 +324,6 @@ def _factor_lists(
                     }
                 )
     return out
-
-
-class _Constant:
-    def __init__(self, text: str):
-        self.text = text
-
-    def __getitem__(self, i: int) -> str:
-        return self.text
-
-
-class _OnDemand:
-    """A numeric column described row by row, each distinct value once."""
-
-    def __init__(self, feature: dict[str, Any], values: np.ndarray):
-        self.feature = feature
-        self.values = values
-        self.said: dict[float, str] = {}
-
-    def __getitem__(self, i: int) -> str:
-        value = float(self.values[i])
-        if value != value:  # missing
-            value = math.inf
-        text = self.said.get(value)
-        if text is None:
-            shown = None if value == math.inf else value
-            text = self.said[value] = features.describe(self.feature, shown)
-        return text
 
 
 def _tiers_for(scores: np.ndarray, cuts: dict[str, float]) -> np.ndarray:

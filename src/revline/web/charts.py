@@ -63,7 +63,7 @@ def _f(value: Number) -> float | None:
 
 def nice_max(value: float) -> float:
     """The smallest 1, 2, 2.5 or 5 times a power of ten at or above ``value`` (axis top)."""
-    if value <= 0:
+    if value <= 0 or not math.isfinite(value):
         return 1.0
     power = 10 ** math.floor(math.log10(value))
     for step in (1, 2, 2.5, 5, 10):

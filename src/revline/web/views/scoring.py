@@ -89,7 +89,7 @@ def scoring(request: HttpRequest) -> HttpResponse:
     user = request.user
     known = views_support.sources()
     source = _source(request, known)
-    scope = source if known else None
+    scope = source or None  # "All leads": every lead the user sees, whatever its source
     model = selectors.active_model(source) if known else None
     distribution = selectors.score_distribution(user, source_name=scope)
     bands = views_support.conversion_by_band(user, source_name=scope)
