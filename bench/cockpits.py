@@ -473,6 +473,12 @@ def main() -> None:
     parser.add_argument(
         "--explain", action="store_true", help="Print the slowest statements' plans."
     )
+    parser.add_argument(
+        "--no-jit",
+        action="store_true",
+        help="SET jit = off for the connection (PostgreSQL's JIT compiles the large aggregates "
+        "for up to a second each; compare the figures with and without).",
+    )
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("bench/cockpits.py needs PostgreSQL (REVLINE_DATABASE_URL=postgresql://...).")
@@ -509,9 +515,13 @@ def main() -> None:
         "cso-region": (cso, f"/?region={region.pk}"),
     }
     only = [c for c in args.only.split(",") if c] or list(cases)
+    if args.no_jit:  # for every connection the requests open, not only this one
+        connection.settings_dict.setdefault("OPTIONS", {})["options"] = "-c jit=off"
+        connection.close()
     today = dt.date.today()
     print(
-        f"cockpit of the current quarter (today {today}); {args.repeat} requests each after a warm-up"
+        f"cockpit of the current quarter (today {today}); {args.repeat} requests each after a "
+        f"warm-up; JIT {'off' if args.no_jit else 'as the server has it'}"
     )
     print(f"{'role':<11} {'p50 ms':>8} {'p95 ms':>8} {'app CPU':>8} {'DB CPU':>8} {'queries':>8}")
     for name in only:

@@ -131,7 +131,7 @@ def main() -> None:
     frame, _, _ = features.load_frame(Lead.objects.filter(source_name=SOURCE), keys=keys)
     with Clock() as c:
         X = features.encode(frame, scorer.spec)
-        probabilities, contributions = scorer.score(X)
+        _, contributions = scorer.score(X)
         services._factor_lists(contributions, scorer.spec, frame, conf.get("FACTORS"))
     n = len(frame)
     print(

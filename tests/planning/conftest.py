@@ -3,9 +3,6 @@ import pytest
 from revline.org import services as org_services
 from revline.org.models import Region, Team
 
-# The browser tests of this directory use tests/browser's fixtures (Chromium, the demo org).
-from tests.browser.conftest import _demo_snapshot, browser, demo, page  # noqa: F401
-
 
 @pytest.fixture
 def plan_org(sales_org):

@@ -18,15 +18,19 @@ def test_reliability_curve_follows_the_known_probability(admin, owner):
     assert model.kind == ModelKind.LIGHTGBM
     assert model.validation == "time_split"
 
-    # out of fold: in every well-filled bin the observed rate is close to the predicted one
-    curve = [c for c in model.metrics["calibration"] if c["n"] >= 150]
+    # out of fold: in every well-filled bin the observed rate is the predicted one, within
+    # three standard errors of a rate on that many leads (plus 0.02)
+    curve = [c for c in model.metrics["calibration"] if c["n"] >= 100]
     assert len(curve) >= 5
     for c in curve:
-        assert abs(c["observed"] - c["predicted"]) < 0.06, c
+        noise = 3 * np.sqrt(c["predicted"] * (1 - c["predicted"]) / c["n"])
+        assert abs(c["observed"] - c["predicted"]) < noise + 0.02, c
     weighted = sum(
         c["n"] * abs(c["observed"] - c["predicted"]) for c in model.metrics["calibration"]
     )
-    assert weighted / model.metrics["n"] < 0.025  # expected calibration error
+    # expected calibration error: a perfectly calibrated model shows about 0.025 here, from
+    # the noise of ~250 drawn outcomes per bin alone
+    assert weighted / model.metrics["n"] < 0.04
 
     # open leads: the stored probability tracks the true one, and so does its reliability
     scored = dict(
@@ -46,9 +50,10 @@ def test_reliability_curve_follows_the_known_probability(admin, owner):
             assert abs(true_p[in_bin].mean() - predicted[in_bin].mean()) < 0.05, b
     assert filled >= 4
     assert abs(predicted.mean() - true_p.mean()) < 0.03
-    # on this additive generated data both baselines are near the best possible; the model
-    # keeps up with them (X Education, with interactions, is where it pulls ahead)
+    # the generated log-odds are a sum of per-field effects, the very shape both baselines
+    # assume, so they are near the best possible here; on 5,000 leads split in time the model
+    # stays close to them (X Education, with interactions, is where it pulls ahead)
     m = model.metrics
     best = max(m["baselines"]["naive_bayes"]["auc"], m["baselines"]["logistic_regression"]["auc"])
-    assert m["auc"] > best - 0.015
+    assert m["auc"] > 0.7 and m["auc"] > best - 0.03
     assert Lead.objects.filter(score__isnull=True).count() == 0

@@ -79,7 +79,7 @@ def test_path_attribution_adds_up_to_the_model_output(data):
 
 
 def test_wide_models_take_the_sparse_path_to_the_same_contributions(data, monkeypatch):
-    _, spec, X, y = data
+    _, _, X, y = data
     booster = lgb.train({**ml.LGB_PARAMS, "num_threads": 1}, lgb.Dataset(X, y), 30)
     leaves = np.asarray(booster.predict(X[:300], pred_leaf=True))
     dense = ml.PathAttribution(booster, X.shape[1])(leaves)

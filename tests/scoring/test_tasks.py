@@ -82,3 +82,13 @@ def test_the_clock_rescores_retrains_and_comes_back(admin, owner, trained, setti
 def test_clock_needs_a_deferring_queue(settings):
     settings.TASKS = IMMEDIATE
     assert tasks.clock_ensure() is False
+
+
+def test_the_model_for_every_lead_scores_sources_without_their_own(admin, owner, trained):
+    _, own = trained  # source "t" has its own model
+    other, _ = generate_leads(n=300, owner=owner, source_name="u", seed=45)
+    everyone = services.scoring_model_train(by=admin, source_name="")
+    assert everyone.n == 600  # trained on every lead with an outcome
+    by_model = dict(LeadScore.objects.values_list("lead_id", "model_id"))
+    assert {by_model[i] for i in other.tolist()} == {everyone.pk}
+    assert set(by_model.values()) == {own.pk, everyone.pk}

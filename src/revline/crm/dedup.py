@@ -155,26 +155,29 @@ class MatchIndex:
         if fuzzy is not None:
             block = self.blocks.get(fuzzy[0])
             if block and block[0]:
-                names, refs = block
-                best = process.extractOne(
-                    fuzzy[1], names, scorer=fuzz.ratio, score_cutoff=self.score
-                )
-                if best is not None:
-                    ref = refs[best[2]]
-                    if not (email and ref.email and ref.email != email):
-                        return ref, "name"
-                    # The best name belongs to someone else's address: look a little further.
-                    for _, _, i in process.extract(
-                        fuzzy[1],
-                        names,
-                        scorer=fuzz.ratio,
-                        score_cutoff=self.score,
-                        limit=10,
-                    ):
-                        ref = refs[i]
-                        if not (email and ref.email and ref.email != email):
-                            return ref, "name"
+                ref = self.best_name(fuzzy[1], block[0], block[1], email)
+                if ref is not None:
+                    return ref, "name"
         return None, ""
+
+    def best_name(self, text: str, names: list[str], refs: list[Ref], email: str) -> Ref | None:
+        """The record among ``refs`` whose name (``names``, in the same order) is the most
+        like ``text``, at least ``score`` alike (the first of equals); skipping records with
+        another non-blank e-mail address than ``email``."""
+        best = process.extractOne(text, names, scorer=fuzz.ratio, score_cutoff=self.score)
+        if best is None:
+            return None
+        ref = refs[best[2]]
+        if not (email and ref.email and ref.email != email):
+            return ref
+        # The best name belongs to someone else's address: look a little further.
+        for _, _, i in process.extract(
+            text, names, scorer=fuzz.ratio, score_cutoff=self.score, limit=10
+        ):
+            ref = refs[i]
+            if not (email and ref.email and ref.email != email):
+                return ref
+        return None
 
 
 # --- the duplicate finder ----------------------------------------------------------------------

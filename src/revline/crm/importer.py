@@ -1036,7 +1036,7 @@ class _Run:
         self.error_count = 0
         self.counts = {"created": 0, "updated": 0, "skipped": 0, "failed": 0}
         self.preview: list[dict[str, Any]] = []
-        self.index = MatchIndex()
+        self.index = _ImportIndex()
         self.creates: list[tuple[int, Ref]] = []
         self.updates: dict[int, tuple[int, dict[str, Any]]] = {}
         self.created_ids: set[int] = set()
@@ -1642,9 +1642,17 @@ class _Run:
     ) -> None:
         converted = self._convert(lines, rows, problems)
         self._lookup_existing(converted)
+        index = self.index
+        queries: list[tuple[int, tuple[str, str]]] = []
+        if index.fuzzy_loaded:
+            by_ext, by_key = index.by_ext, index.by_key
+            for i, (_, _, _, (ext, key, fuzzy, _)) in enumerate(converted):
+                if fuzzy is not None and ext not in by_ext and key not in by_key:
+                    queries.append((i, fuzzy))
+        index.narrow(queries)
         decide = self._decide
-        for line, values, custom, keys in converted:
-            decide(line, values, custom, keys)
+        for i, (line, values, custom, keys) in enumerate(converted):
+            decide(line, values, custom, keys, i)
         self.rows_done += count
         if self.writing:
             self._hand_off()
@@ -2050,7 +2058,9 @@ class _Run:
 
     # ---- decisions --------------------------------------------------------------------------
 
-    def _decide(self, line: int, v: dict[str, Any], custom: dict[str, Any], keys: tuple) -> None:
+    def _decide(
+        self, line: int, v: dict[str, Any], custom: dict[str, Any], keys: tuple, row: int = -1
+    ) -> None:
         ext, key, fuzzy, email = keys
         index = self.index
         ref: Ref | None = None
@@ -2061,7 +2071,7 @@ class _Run:
         if ref is None and fuzzy is not None:
             if not index.fuzzy_loaded:
                 self._load_fuzzy()
-            ref, how = index.match(fuzzy=fuzzy, email=email)
+            ref, how = index.match_row(row, fuzzy, email)
         policy = (v.pop("_policy", None) if self.policy_mapped else None) or self.policy
         if ref is None or policy == DuplicatePolicy.CREATE:
             problem = self._create_values(v, custom)
@@ -2410,6 +2420,210 @@ class _Writer:
             self.thread.join()
         if self.failure is not None:
             raise RuntimeError(f"the import's writer stopped: {self.failure}") from self.failure
+
+
+HISTOGRAM_BINS = 32  # characters are counted in this many bins (code point modulo 32)
+NARROW_FROM = 16  # names per block on average from which batches are narrowed
+RECENT_MAX = 50_000  # entries kept apart from the big sorted arrays before they are merged in
+
+
+class _ImportIndex(MatchIndex):
+    """The importer's ``MatchIndex``: before a batch's rows are decided, their fuzzy look-ups
+    are narrowed for the whole batch at once (numpy) to the names of their blocks that can
+    still reach the score; the decisions then compare only those (and the names the batch
+    itself added since), so a block of hundreds of names costs a few comparisons.
+
+    Narrowing is exact. Two texts a and b at least ``score`` % alike (``fuzz.ratio``) are at
+    most (100 - score) % of len(a) + len(b) insertions and deletions apart, and that distance
+    is at least the difference of their character counts: len(a) + len(b) - 2·m, with m the
+    sum over characters of min(count in a, count in b). Counting characters in fewer bins only
+    raises m. So a name with 200·m < score·(len(a) + len(b)) cannot match, and the names that
+    remain are compared in their original order, which keeps "the first of equals".
+
+    The character counts live in arrays sorted by block, so that a batch reads each block it
+    looks in as one stretch of memory: a big part (``_Sorted``) merged into now and then, and
+    the entries added since, sorted again at every batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []  # every fuzzy name added, in order (entry ids)
+        self.entry_codes: list[int] = []  # each entry's block, as a number
+        self.entry_pos: list[int] = []  # each entry's position in its block
+        self.codes: dict[str, int] = {}
+        self.main: _Sorted | None = None  # entries [0, main.size)
+        self.recent: _Sorted | None = None  # entries [main.size, synced)
+        self.synced = 0
+        self.long_texts = False  # an entry of more than 255 characters
+        self.narrowed: dict[int, tuple[list[int], int]] = {}
+
+    def add(
+        self, ref: Ref, *, ext: str = "", key: Any = None, fuzzy: tuple[str, str] | None = None
+    ) -> None:
+        if ext and ext not in self.by_ext:
+            self.by_ext[ext] = ref
+        if key and key not in self.by_key:
+            self.by_key[key] = ref
+        if fuzzy is not None:
+            names, refs = self.blocks[fuzzy[0]]
+            self.entry_pos.append(len(names))
+            names.append(fuzzy[1])
+            refs.append(ref)
+            code = self.codes.get(fuzzy[0])
+            if code is None:
+                code = self.codes[fuzzy[0]] = len(self.codes)
+            self.texts.append(fuzzy[1])
+            self.entry_codes.append(code)
+            if len(fuzzy[1]) > 255:
+                self.long_texts = True
+
+    def narrow(self, queries: list[tuple[int, tuple[str, str]]]) -> None:
+        """Narrow the fuzzy look-ups of a batch: ``queries`` are (row, (block, text)) of its
+        rows that may need one; ``match_row`` then answers them."""
+        import numpy as np
+
+        self.narrowed = {}
+        if not queries or len(self.texts) < NARROW_FROM * len(self.codes):
+            return  # small blocks: comparing every name costs less
+        self._sync()
+        codes = self.codes
+        qcodes = np.array([codes.get(block, -1) for _, (block, _) in queries], dtype=np.int64)
+        qhist, qlens = _char_counts([text for _, (_, text) in queries])
+        check_long = self.long_texts or int(qlens.max()) > 255
+        survivors: dict[int, list[int]] = {}
+        sizes = np.zeros(len(queries), dtype=np.int64)
+        for part in (self.main, self.recent):  # older entries first: the order added
+            if part is None:
+                continue
+            count = part.hits(qcodes, qhist, qlens, self.score, check_long, survivors)
+            sizes += count
+        for q, ((row, _), n) in enumerate(zip(queries, sizes.tolist(), strict=True)):
+            self.narrowed[row] = (survivors.get(q, []), n)
+
+    def match_row(self, row: int, fuzzy: tuple[str, str], email: str) -> tuple[Ref | None, str]:
+        """``match(fuzzy=..., email=...)`` for a row of the batch ``narrow`` saw."""
+        narrowed = self.narrowed.get(row)
+        if narrowed is None:
+            return self.match(fuzzy=fuzzy, email=email)
+        positions, before = narrowed
+        block = self.blocks.get(fuzzy[0])
+        if block is None:
+            return None, ""
+        names, refs = block
+        if len(names) > before:  # names this batch added, not narrowed
+            positions = [*positions, *range(before, len(names))]
+        if not positions:
+            return None, ""
+        ref = self.best_name(
+            fuzzy[1], [names[p] for p in positions], [refs[p] for p in positions], email
+        )
+        return (ref, "name") if ref is not None else (None, "")
+
+    def _sync(self) -> None:
+        """Bring the arrays up to the entries added so far."""
+        n = len(self.texts)
+        if n == self.synced:
+            return
+        new = _Sorted.of(self, self.synced, n)
+        self.recent = new if self.recent is None else self.recent.merged(new)
+        self.synced = n
+        if self.main is None or self.recent.size - self.main.size > RECENT_MAX:
+            self.main = self.recent if self.main is None else self.main.merged(self.recent)
+            self.recent = None
+
+
+class _Sorted:
+    """Character counts, lengths and block positions of the entries [first, first + size) of
+    an ``_ImportIndex``, sorted by block (then as added); ``start[code]`` is where a block
+    begins."""
+
+    __slots__ = ("codes", "hist", "lens", "pos", "size", "start")
+
+    def __init__(self, codes: Any, hist: Any, lens: Any, pos: Any, size: int) -> None:
+        import numpy as np
+
+        self.codes, self.hist, self.lens, self.pos, self.size = codes, hist, lens, pos, size
+        top = int(codes[-1]) + 1 if len(codes) else 0
+        self.start = np.searchsorted(codes, np.arange(top + 1), side="left")
+
+    @classmethod
+    def of(cls, index: _ImportIndex, first: int, last: int) -> _Sorted:
+        import numpy as np
+
+        hist = np.zeros((last - first, HISTOGRAM_BINS), dtype=np.uint8)
+        lens = np.zeros(last - first, dtype=np.int32)
+        for a in range(first, last, 100_000):
+            b = min(a + 100_000, last)
+            hist[a - first : b - first], lens[a - first : b - first] = _char_counts(
+                index.texts[a:b]
+            )
+        codes = np.array(index.entry_codes[first:last], dtype=np.int64)
+        pos = np.array(index.entry_pos[first:last], dtype=np.int32)
+        order = np.argsort(codes, kind="stable")
+        return cls(codes[order], hist[order], lens[order], pos[order], last)
+
+    def merged(self, later: _Sorted) -> _Sorted:
+        """These entries and ``later``'s (added after them), sorted as one."""
+        import numpy as np
+
+        at = np.searchsorted(self.codes, later.codes, side="right")
+        return _Sorted(
+            np.insert(self.codes, at, later.codes),
+            np.insert(self.hist, at, later.hist, axis=0),
+            np.insert(self.lens, at, later.lens),
+            np.insert(self.pos, at, later.pos),
+            later.size,
+        )
+
+    def hits(
+        self,
+        qcodes: Any,
+        qhist: Any,
+        qlens: Any,
+        score: int,
+        check_long: bool,
+        survivors: dict[int, list[int]],
+    ) -> Any:
+        """Add to ``survivors`` (query -> block positions) the entries of each query's block
+        that may reach ``score``; returns how many entries each query's block has here."""
+        import numpy as np
+
+        known = (qcodes >= 0) & (qcodes < len(self.start) - 1)
+        safe = np.where(known, qcodes, 0)
+        start = np.where(known, self.start[safe], 0)
+        count = np.where(known, self.start[safe + 1] - start, 0)
+        total = int(count.sum())
+        if not total:
+            return count
+        which = np.repeat(np.arange(len(qcodes)), count)
+        at = np.repeat(start - np.cumsum(count) + count, count) + np.arange(total)
+        both = np.minimum(self.hist[at], qhist[which])
+        # sum of the 32 byte counts per pair: four 8-byte lanes added, then the bytes of the
+        # lane summed by one multiplication (no carries: a text of at most 255 characters)
+        lanes = both.view(np.uint64)
+        folded = lanes[:, 0] + lanes[:, 1] + lanes[:, 2] + lanes[:, 3]
+        common = ((folded * np.uint64(0x0101010101010101)) >> np.uint64(56)).astype(np.int64)
+        lens = self.lens[at] + qlens[which]
+        keep = 200 * common >= score * lens
+        if check_long:  # counts above 255 were cut and the byte sums wrap: keep those
+            keep |= lens > 255
+        hits = np.flatnonzero(keep)
+        for q, p in zip(which[hits].tolist(), self.pos[at[hits]].tolist(), strict=True):
+            survivors.setdefault(q, []).append(p)
+        return count
+
+
+def _char_counts(texts: list[str]) -> tuple[Any, Any]:
+    """(character counts in ``HISTOGRAM_BINS`` bins, lengths) of ``texts``, as arrays."""
+    import numpy as np
+
+    lens = np.fromiter(map(len, texts), dtype=np.int32, count=len(texts))
+    chars = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+    which = np.repeat(np.arange(len(texts), dtype=np.int64), lens)
+    flat = which * HISTOGRAM_BINS + (chars & (HISTOGRAM_BINS - 1))
+    counts = np.bincount(flat, minlength=len(texts) * HISTOGRAM_BINS)
+    # only a text of more than 255 characters can count more than 255 in a bin: those are
+    # never narrowed away (``_Sorted.hits``)
+    return np.minimum(counts, 255).astype(np.uint8).reshape(len(texts), HISTOGRAM_BINS), lens
 
 
 def _merge_values(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

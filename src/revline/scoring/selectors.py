@@ -24,6 +24,13 @@ from revline.scoring.features import labelled_q
 from revline.scoring.models import FitScore, IcpRule, LeadScore, ScoringModel
 
 REPORT_FIELDS = ("auc", "pr_auc", "brier", "log_loss", "n", "converted", "base_rate")
+# the export's columns (revline.core.export), over the rows of ``export_rows``
+EXPORT_COLUMNS = [
+    ("source_id", lambda r: r[0]),
+    ("probability", lambda r: r[1]),
+    ("score", lambda r: r[2]),
+    ("tier", lambda r: r[3]),
+]
 
 
 def sees_every_lead(user: Any) -> bool:
@@ -232,10 +239,8 @@ def evaluation_report(
     )
     if not arrays:
         return {**head, **ml.metrics(np.zeros(0), np.zeros(0)), "baselines": {}, "scope": "visible"}
-    visible = np.fromiter(
-        visible_leads(user).filter(pk__in=arrays["lead_id"].tolist()).values_list("pk", flat=True),
-        dtype=np.int64,
-    )
+    seen = visible_leads(user, source_name=model.source_name or None).filter(labelled_q())
+    visible = np.fromiter(seen.order_by().values_list("pk", flat=True), dtype=np.int64)
     keep = np.isin(arrays["lead_id"], visible)
     report = ml.evaluation(
         arrays["y"][keep],
@@ -256,29 +261,31 @@ def score_distribution(user: Any, *, source_name: str | None = None) -> dict[str
         output_field=IntegerField(),
     )
     histogram = {b: 0 for b in range(10)}
-    for row in leads.annotate(bucket=bucket).values("bucket").annotate(n=Count("pk")).order_by():
-        histogram[row["bucket"]] = row["n"]
+    counts = leads.annotate(bucket=bucket).values("bucket").annotate(n=Count("pk")).order_by()
+    for b, n in counts.values_list("bucket", "n"):
+        histogram[b] = n
     converted = Q(outcome=True) | Q(outcome__isnull=True, status="converted")
     tiers = []
-    by_tier = {
-        row["score__tier"]: row
-        for row in leads.values("score__tier")
+    by_tier: dict[str, tuple[int, int, int]] = {
+        t: (n, closed, won)
+        for t, n, closed, won in leads.values("score__tier")
         .annotate(
             n=Count("pk"),
             closed=Count("pk", filter=labelled_q()),
             converted=Count("pk", filter=labelled_q() & converted),
         )
         .order_by()
+        .values_list("score__tier", "n", "closed", "converted")
     }
     for tier in Tier.values:
-        row = by_tier.get(tier, {"n": 0, "closed": 0, "converted": 0})
+        n, closed, won = by_tier.get(tier, (0, 0, 0))
         tiers.append(
             {
                 "tier": tier,
-                "leads": row["n"],
-                "closed": row["closed"],
-                "converted": row["converted"],
-                "conversion_rate": row["converted"] / row["closed"] if row["closed"] else None,
+                "leads": n,
+                "closed": closed,
+                "converted": won,
+                "conversion_rate": won / closed if closed else None,
             }
         )
     return {

@@ -225,7 +225,11 @@ def scoring_model_train(
         )
     if rescore and model.status == ModelStatus.ACTIVE:
         progress("Scoring leads")
-        leads_score(source_name=source)
+        if source:
+            leads_score(source_name=source)
+        else:  # the model for every lead: the leads of sources without their own model
+            own = [s for s in active_models() if s]
+            leads_score(leads=Lead.objects.exclude(source_name__in=own))
     return model
 
 
@@ -552,19 +556,19 @@ def score_override_set(
         raise ValidationError({"score": "A score is between 0 and 100."})
     if tier and tier not in Tier.values:
         raise ValidationError({"tier": "A tier is A, B, C or D."})
-    if not tier:
+    if not tier and score is not None:
         automated = LeadScore.objects.filter(lead_id=lead.pk).select_related("model").first()
         model = automated.model if automated else None
+        cuts = FIT_CUTS
         if model is not None and model.kind != ModelKind.FIT and model.metrics.get("tiers"):
-            tier = str(ml.tier_of(np.array([int(score) / 100.0]), model.metrics["tiers"])[0])
-        else:
-            tier = str(ml.tier_of(np.array([int(score) / 100.0]), FIT_CUTS)[0])
+            cuts = model.metrics["tiers"]
+        tier = str(ml.tier_of(np.array([int(score) / 100.0]), cuts)[0])
     before = ScoreOverride.objects.filter(lead_id=lead.pk).first()
     override, _ = ScoreOverride.objects.update_or_create(
         lead_id=lead.pk,
         defaults={
             "score": None if score is None else int(score),
-            "tier": tier,
+            "tier": str(tier),
             "reason": reason[:255],
             "by": _actor(by),
             "at": timezone.now(),

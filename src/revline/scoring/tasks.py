@@ -21,13 +21,15 @@ log = logging.getLogger(__name__)
 
 
 @task()
-def scoring_train(*, source_name: str = "", by_id: int | None = None) -> str:
+def scoring_train(
+    *, source_name: str = "", by_id: int | None = None, allow_flagged: bool = False
+) -> str:
     """Train a new version of ``source_name``'s model (then its leads are rescored)."""
     from revline.org.models import User
     from revline.scoring.services import scoring_model_train
 
     by = User.objects.filter(pk=by_id).first() if by_id else None
-    model = scoring_model_train(by=by, source_name=source_name)
+    model = scoring_model_train(by=by, source_name=source_name, allow_flagged=allow_flagged)
     clock_ensure()
     return f"{model.label}: {model.status} ({model.kind})"
 
@@ -38,6 +40,14 @@ def scoring_rescore(*, source_name: str | None = None, lead_ids: list[int] | Non
 
     run = leads_score(source_name=source_name, lead_ids=lead_ids)
     return f"scored {run.scored} leads in {run.seconds:.1f} s"
+
+
+@task()
+def scoring_fit_refresh() -> str:
+    from revline.scoring.services import fit_scores_refresh
+
+    leads, accounts = fit_scores_refresh()
+    return f"fit scores: {leads} leads, {accounts} accounts"
 
 
 @task()

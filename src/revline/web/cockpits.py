@@ -292,10 +292,6 @@ class Tile:
         return self.kpi.key
 
     @property
-    def measured(self) -> bool:
-        return self.value is not None and not self.value.note.startswith("Not measured here")
-
-    @property
     def unit(self) -> str:
         """How the value reads: pipeline coverage as a multiple (2.5 times), not a percentage."""
         return "multiple" if self.kpi.key in MULTIPLES else self.kpi.unit
@@ -533,6 +529,7 @@ class ForecastPanel:
     rollup_note: str = ""
     predicted_note: str = ""
     rollup_url: str = ""
+    predicted_url: str = ""
 
     @property
     def quota(self) -> Any:
@@ -638,8 +635,16 @@ def forecast_panel(
     if not rollup.submitters:
         note = "Nobody below you has submitted a forecast for this quarter yet."
     predicted, predicted_note = predicted_range(user=user, period=quarter)
-    url = f"{reverse('web:planning_forecast')}?{urlencode({'period': quarter.key})}"
-    return ForecastPanel(quarter, rollup, predicted, note, predicted_note, url)
+    query = urlencode({"period": quarter.key})
+    return ForecastPanel(
+        quarter,
+        rollup,
+        predicted,
+        note,
+        predicted_note,
+        _url("web:planning_forecast", query),
+        _url("web:forecasting", query),
+    )
 
 
 # --- the cockpit's numbers ----------------------------------------------------------------------
@@ -765,9 +770,9 @@ def cockpit_numbers(
     targets_cache: dict[str, Any] = {}
     if "tiles" in want:
         for key in planned:
-            tile = _planning_tile(user, key, period, targets_cache)
-            if tile is not None:
-                by_key[key] = tile
+            measured = _planning_tile(user, key, period, targets_cache)
+            if measured is not None:
+                by_key[key] = measured
     trends: list[Trend] = []
     if "trends" in want or "tiles" in want:
         for key in TRENDS.get(role, ()):
@@ -931,7 +936,7 @@ def _team_row(
         bookings=b.value if b is not None else Decimal(0),
         won=parts.get("won", 0),
         lost=parts.get("lost", 0),
-        win_rate=c.value if c is not None else None,
+        win_rate=float(c.value) if c is not None and c.value is not None else None,
         open_pipeline=o.value if o is not None else Decimal(0),
         open_count=o.count or 0 if o is not None else 0,
         quota=quota,

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from revline.core.export import csv_response
-from revline.planning.calendar import KINDS, fiscal_rule
+from revline.planning.calendar import fiscal_rule
 from revline.web import cockpits, selectors
 from revline.web.htmx import htmx_render
 
@@ -145,7 +145,6 @@ def home(request: HttpRequest) -> HttpResponse:
         "cockpit": cockpit,
         "numbers": numbers,
         "links": Links(request, cockpit, numbers),
-        "kinds": KINDS,
     }
     return htmx_render(request, "web/cockpit/home.html", "web/cockpit/_cockpit.html", context)
 

@@ -26,6 +26,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from rich.console import Console
 
+from revline.core.export import csv_rows
 from revline.org.models import User
 from revline.scoring import selectors, services
 from revline.scoring.choices import ModelStatus
@@ -160,8 +161,7 @@ class Command(BaseCommand):
                 )
             else:
                 writer = csv.writer(stream, lineterminator="\n")
-                writer.writerow(["source_id", "probability", "score", "tier"])
-                writer.writerows(rows)
+                writer.writerows(csv_rows(rows, selectors.EXPORT_COLUMNS))
 
     def _rescore(self, o: dict[str, Any]) -> None:
         if o["stale"]:

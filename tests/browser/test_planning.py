@@ -3,7 +3,7 @@
 "The VP of a region sets the quarter's targets and a budget; a manager sets quotas for their
 agents (and cannot for another manager's); an agent submits a forecast; the manager adjusts it."
 
-Each test starts from the untouched demo (``tests/browser/conftest.py``'s ``demo`` fixture),
+Each test starts from the untouched demo (the ``demo`` fixture),
 signs in through the login form, reaches the screen from the sidebar and the planning tabs, acts
 only through the page (typing, choosing, clicking), then reads the database to check what the
 screens did. The quarter is the current one of the fiscal calendar: what a new user plans.
