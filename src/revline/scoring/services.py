@@ -236,11 +236,13 @@ def scoring_model_train(
 # --- scoring -------------------------------------------------------------------------------------
 
 
-_SCORERS: dict[int, ml.Scorer] = {}
+_SCORERS: dict[tuple[int, str], ml.Scorer] = {}
 
 
 def _scorer(model: ScoringModel) -> ml.Scorer:
-    scorer = _SCORERS.get(model.pk)
+    """The model ready to score, kept per process (a few versions) once loaded."""
+    key = (model.pk, model.trained_at.isoformat())  # an id alone may come back (a test DB)
+    scorer = _SCORERS.get(key)
     if scorer is None:
         artifact = ml.unpack(
             ScoringModel.objects.filter(pk=model.pk).values_list("artifact", flat=True).get()
@@ -248,7 +250,7 @@ def _scorer(model: ScoringModel) -> ml.Scorer:
         scorer = ml.Scorer(model.kind, artifact, artifact["spec"], threads=conf.get("THREADS"))
         if len(_SCORERS) >= 4:
             _SCORERS.pop(next(iter(_SCORERS)))
-        _SCORERS[model.pk] = scorer
+        _SCORERS[key] = scorer
     return scorer
 
 
@@ -374,8 +376,7 @@ def _score_chunk(
     kind = model.kind if model is not None else ModelKind.FIT
     model_id = model.pk if model is not None else None
     has_rules = bool(rules)
-    at = connection.ops.adapt_datetimefield_value(now)
-    dumps = json.JSONEncoder(separators=(",", ":")).encode
+    at = now
     probability = np.round(probs, 6).tolist()
     rows = list(
         zip(
@@ -385,7 +386,7 @@ def _score_chunk(
             [None if p != p else p for p in probability],  # NaN: fit only
             scores.tolist(),
             tiers.tolist(),
-            [dumps(f) for f in factors],
+            factors,
             fit_scores.tolist() if has_rules else [None] * len(ids),
             [at] * len(ids),
             strict=True,
@@ -401,35 +402,55 @@ def _score_chunk(
         _upsert(
             FitScore,
             ["lead_id", "score", "matched", "computed_at"],
-            [(int(ids[i]), int(fit_scores[i]), dumps(matched[i]), at) for i in range(len(ids))],
+            [(int(ids[i]), int(fit_scores[i]), matched[i], at) for i in range(len(ids))],
         )
     return len(rows)
 
 
 def _upsert(model: type[models.Model], columns: list[str], rows: list[tuple]) -> None:
-    """Insert or update ``rows`` on the first column's unique key, in one prepared statement
-    run for many rows (the ORM's ``bulk_create`` spends most of a bulk scoring run preparing
-    values one by one)."""
+    """Insert or update ``rows`` (Python values; dicts and lists for JSON columns) on the first
+    column's unique key. The ORM's ``bulk_create`` spends most of a bulk scoring run preparing
+    values one by one: SQLite gets one prepared statement run for many rows, PostgreSQL one
+    statement per batch reading the rows from a single JSON document (psycopg would escape
+    every JSON value of an array parameter, and run ``executemany`` row by row)."""
     if not rows:
         return
     table = model._meta.db_table
-    json_columns = {
-        f.column for f in model._meta.concrete_fields if isinstance(f, models.JSONField)
-    }
-    vendor = connection.vendor
-    marks = ", ".join(
-        "CAST(%s AS jsonb)" if vendor == "postgresql" and c in json_columns else "%s"
-        for c in columns
-    )
     quote = connection.ops.quote_name
+    fields = {f.column: f for f in model._meta.concrete_fields}
+    json_at = [i for i, c in enumerate(columns) if isinstance(fields[c], models.JSONField)]
+    names = ", ".join(quote(c) for c in columns)
     updates = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in columns[1:])
-    sql = (
-        f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) VALUES ({marks}) "  # noqa: S608
-        f"ON CONFLICT ({quote(columns[0])}) DO UPDATE SET {updates}"
-    )
+    conflict = f"ON CONFLICT ({quote(columns[0])}) DO UPDATE SET {updates}"
+    encode = json.JSONEncoder(separators=(",", ":"), default=_json_default).encode
     with transaction.atomic(), connection.cursor() as cursor:
-        for start in range(0, len(rows), 5000):
-            cursor.executemany(sql, rows[start : start + 5000])
+        if connection.vendor == "postgresql":
+            types = ", ".join(f"{quote(c)} {fields[c].db_type(connection)}" for c in columns)
+            sql = (
+                f"INSERT INTO {quote(table)} ({names}) SELECT {names} "  # noqa: S608
+                f"FROM json_to_recordset(%s::json) AS r({types}) {conflict}"
+            )
+            for start in range(0, len(rows), 5000):
+                batch = [dict(zip(columns, row, strict=True)) for row in rows[start : start + 5000]]
+                cursor.execute(sql, [encode(batch)])
+            return
+        marks = ", ".join(["%s"] * len(columns))
+        sql = f"INSERT INTO {quote(table)} ({names}) VALUES ({marks}) {conflict}"  # noqa: S608
+        adapt = connection.ops.adapt_datetimefield_value
+        prepared = []
+        for row in rows:
+            values = list(row)
+            for i in json_at:
+                values[i] = encode(values[i])
+            prepared.append([adapt(v) if isinstance(v, dt.datetime) else v for v in values])
+        for start in range(0, len(prepared), 5000):
+            cursor.executemany(sql, prepared[start : start + 5000])
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def _store_fit(objs: list[FitScore], link: str) -> None:

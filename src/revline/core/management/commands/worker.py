@@ -1,7 +1,9 @@
 """``revline worker``: run background tasks from the database queue, with a heartbeat.
 
 A thin wrapper around django-tasks-db's ``db_worker`` that records a heartbeat row every few
-seconds so the admin status page can show which workers are alive.
+seconds so the admin status page can show which workers are alive. A long-running worker also
+makes sure the recurring jobs are queued: the lead-scoring clock (rescores changed leads,
+retrains nightly when enough new outcomes exist) and the weekly forecast snapshots.
 """
 
 import os
@@ -40,6 +42,8 @@ class Command(BaseCommand):
             started_at=now,
             last_seen=now,
         )
+        if not batch:
+            self._ensure_recurring()
         stop = threading.Event()
 
         def beat():
@@ -67,3 +71,10 @@ class Command(BaseCommand):
             WorkerHeartbeat.objects.filter(worker_id=worker_id).update(
                 last_seen=timezone.now(), stopped_at=timezone.now()
             )
+
+    def _ensure_recurring(self) -> None:
+        from revline.planning.tasks import snapshots_schedule
+        from revline.scoring.tasks import clock_ensure
+
+        clock_ensure()
+        snapshots_schedule()
