@@ -1,9 +1,9 @@
 """``{% load chart_tags %}``: the server-side SVG charts of ``revline.web.charts`` in templates.
 
-    {% line_chart labels series title="Bookings" unit="money" %}
-    {% bar_chart bars title="Attainment by rep" unit="ratio" %}
-    {% funnel_chart steps title="Lead to won" %}
-    {% sparkline values %}
+{% line_chart labels series title="Bookings" unit="money" %}
+{% bar_chart bars title="Attainment by rep" unit="ratio" %}
+{% funnel_chart steps title="Lead to won" %}
+{% sparkline values %}
 """
 
 from django import template
