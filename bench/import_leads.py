@@ -10,8 +10,11 @@ owner, an impossible date) and about 3% are duplicates (the same source id again
 under another id in other case, the same person and company with a typo and no e-mail).
 
 Then it imports the file through the service ``revline import`` uses (``import_job_create`` +
-``import_job_run``), as a superuser, keeping the good rows, and prints rows/s. With
-``--reimport`` it imports the same file a second time, which must create nothing.
+``import_job_run``), as a superuser, keeping the good rows, and prints rows/s, the importer's
+CPU time per row (this process, all its threads: what the importer costs whatever else the
+machine runs) and, when the server runs on this machine, the CPU time of the PostgreSQL
+processes working for the bench database. With ``--reimport`` it imports the same file a second
+time, which must create nothing.
 
     REVLINE_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/revline_bench_import \\
         .venv/bin/python bench/import_leads.py [--rows 1000000] [--reimport] [--keep]
@@ -28,6 +31,7 @@ import os
 import random
 import resource
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -228,6 +232,61 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+class ServerCpu:
+    """CPU seconds of the PostgreSQL server processes working for the bench database, when the
+    server runs on this machine (read from /proc every quarter second: a process that ends
+    between two looks loses its last quarter second). None when it cannot be seen."""
+
+    def __init__(self) -> None:
+        settings_dict = connection.settings_dict
+        local = settings_dict.get("HOST", "") in ("", "localhost", "127.0.0.1", "::1")
+        self.tag = f" {settings_dict['NAME']} ".encode()
+        self.ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self.usable = connection.vendor == "postgresql" and local and Path("/proc").is_dir()
+        self.start: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def _sample(self) -> dict[int, float]:
+        seen = {}
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                title = (proc / "cmdline").read_bytes()
+                if not title.startswith(b"postgres") or self.tag not in title:
+                    continue
+                fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            seen[int(proc.name)] = (int(fields[11]) + int(fields[12])) / self.ticks
+        return seen
+
+    def __enter__(self) -> ServerCpu:
+        if self.usable:
+            self.start = self._sample()
+            self.thread = threading.Thread(target=self._loop, daemon=True)
+            self.thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self.stop.wait(0.25):
+            self.last.update(self._sample())
+
+    def __exit__(self, *exc: object) -> None:
+        if self.thread is not None:
+            self.stop.set()
+            self.thread.join()
+            self.last.update(self._sample())
+
+    @property
+    def seconds(self) -> float | None:
+        if not self.usable:
+            return None
+        return sum(cpu - self.start.get(pid, 0.0) for pid, cpu in self.last.items())
+
+
 def run(path: Path, admin: User, *, label: str) -> float:
     owner = import_default_owner(user=admin)
     job = import_job_create(
@@ -247,16 +306,23 @@ def run(path: Path, admin: User, *, label: str) -> float:
         rate = done / max(time.perf_counter() - t0, 1e-9)
         print(f"\r  {label}: {done:,}/{total:,} rows, {rate:,.0f} rows/s", end="", flush=True)
 
-    job = import_job_run(job=job, progress=progress)
+    with ServerCpu() as server:
+        job = import_job_run(job=job, progress=progress)
     elapsed = time.perf_counter() - t0
     cpu = _cpu() - cpu0
     rate = job.rows_done / elapsed
     print(f"\r  {label}: {job.message}")
     print(f"  {label}: {job.rows_done:,} rows in {elapsed:.1f} s = {rate:,.0f} rows/s")
+    rows = max(job.rows_done, 1)
     print(
-        f"  {label}: importer CPU {cpu:.1f} s = {cpu / max(job.rows_done, 1) * 1e6:.1f} µs/row "
-        f"(this process and its children, all threads; the database server not included)"
+        f"  {label}: importer CPU {cpu:.1f} s = {cpu / rows * 1e6:.1f} µs/row "
+        f"(this process and its children, all threads)"
     )
+    if server.seconds is not None:
+        print(
+            f"  {label}: database server CPU {server.seconds:.1f} s = "
+            f"{server.seconds / rows * 1e6:.1f} µs/row (its processes for this database)"
+        )
     if job.errors:
         reasons: dict[str, int] = {}
         for e in job.errors:
@@ -289,6 +355,8 @@ def main() -> None:
     if args.reimport:
         run(path, admin, label="re-import")
     print(f"leads after: {Lead.objects.count():,}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(f"peak memory of this process: {peak:,.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,29 @@ How a row becomes a record
    retried row by row so no good row is lost. All-or-nothing runs in one transaction and writes
    nothing when any row is bad.
 
+How it keeps up with large files (``bench/import_leads.py``, 1M leads)
+--------------------------------------------------------------------------
+- A pre-scan reads the file once for the row count, the date order of date columns and the types
+  of new custom fields (each column's distinct values only).
+- The rows are read a batch at a time (``_Run._read``) and converted cell by cell through each
+  column's ``_Cells``: a column that repeats its values (owners, dates, amounts, choices, titles,
+  first names) converts each distinct cell once and remembers the result; one whose cells hardly
+  repeat (source ids, e-mail addresses) stops remembering.
+- Duplicate keys: source id and e-mail first; the fuzzy key only for rows they do not settle.
+  Before the batch is decided, ``_ImportIndex.narrow`` drops, for all its rows at once (numpy),
+  the names of each block that cannot reach the fuzzy score (an exact bound from character
+  counts), so a big block costs a few rapidfuzz comparisons instead of hundreds; the answers
+  are the same as ``MatchIndex`` gives.
+- On PostgreSQL outside a transaction (keep the good rows), ``WRITERS`` threads, each with its
+  own connection, write the batches while the next ones are read (``_Writer``): the database
+  works on two batches at once. A batch that updates records waits for every earlier batch.
+  COPY rows are built from the values with dates, times and amounts as text formatted once
+  per distinct value; each lead's first status change is made by the database from the copied
+  rows (``INSERT ... SELECT``).
+- Python's cyclic garbage collector is paused during a run (``_cyclic_gc_paused``): the run
+  allocates millions of small objects without reference cycles, and every automatic
+  collection walked the growing index again.
+
 Rules that differ from the one-record services (``revline.crm.services``), on purpose:
 - a lead needs a name, an e-mail address, a company *or a source id* (data sets such as the
   X Education leads identify leads by id alone);
@@ -133,6 +156,7 @@ TEXT_CUSTOM_MAX = 1000
 QUEUED_MESSAGE = "Waiting for a worker to start…"
 ANALYZE_FIRST = 20_000  # rows written before the table's statistics are first refreshed
 PRELOAD_MAX = 200_000  # tables up to this size are read whole before the rows
+WRITERS = 2  # threads (database connections) writing batches on PostgreSQL
 CELL_CACHE = 100_000  # distinct cells remembered per column (numbers, dates, choices, owners...)
 NAME_CACHE = 200_000  # normalised names remembered for the fuzzy keys
 LEAD_IDENTITY = frozenset({"first_name", "last_name", "email", "company", "external_id"})
@@ -930,7 +954,17 @@ class _Cells:
     converted once and remembered (``cache``); a column whose cells hardly repeat (source ids,
     e-mail addresses, phone numbers) stops remembering after a batch or two."""
 
-    __slots__ = ("cache", "convert", "get", "kind", "limit", "misses", "missing", "missing_len")
+    __slots__ = (
+        "cache",
+        "convert",
+        "get",
+        "kind",
+        "limit",
+        "misses",
+        "missing",
+        "missing_len",
+        "room",
+    )
 
     def __init__(self, column: _Column, missing: frozenset[str], missing_len: int) -> None:
         self.kind = column.kind
@@ -940,6 +974,7 @@ class _Cells:
         self.missing_len = missing_len
         self.cache: dict[str, Any] = {}
         self.get = self.cache.get
+        self.room = CELL_CACHE  # cells it may still remember
         self.misses = 0  # cells converted in this batch
 
     def one(self, raw: str) -> Any:
@@ -963,8 +998,9 @@ class _Cells:
         """One cell the cache does not have: converted, and remembered while there is room."""
         self.misses += 1
         result = self.one(raw)
-        if len(self.cache) < CELL_CACHE:
+        if self.room > 0:
             self.cache[raw] = result
+            self.room -= 1
         return result
 
     def batch_done(self, rows: int) -> None:
@@ -973,9 +1009,19 @@ class _Cells:
         if self.kind != "value" and rows >= 1000 and self.misses > rows // 2:
             self.cache = {}
             self.get = _NEVER.get
+            self.room = 0
         self.misses = 0
 
 
+LATER: Any = object()  # a fuzzy key not worked out yet
+# plain strings for the choices every row compares with
+_NEW, _CONVERTED, _DISQUALIFIED = (
+    LeadStatus.NEW.value,
+    LeadStatus.CONVERTED.value,
+    LeadStatus.DISQUALIFIED.value,
+)
+_IMPORT = LeadSource.IMPORT.value
+_CREATE, _SKIP = DuplicatePolicy.CREATE.value, DuplicatePolicy.SKIP.value
 _NEVER: dict[str, Any] = {}  # the "cache" of columns that do not remember: always empty
 _NOT_SEEN = object()
 
@@ -1019,6 +1065,8 @@ class _Run:
         self.job = job
         self.user = job.created_by
         self.entity = job.entity
+        self.is_lead = job.entity == ImportEntity.LEAD
+        self.default_owner = job.owner_position_id
         self.model = ENTITY_MODELS[job.entity]
         self.specs = FIELDS[job.entity]
         self.dry = job.dry_run
@@ -1054,6 +1102,7 @@ class _Run:
         self.preloaded = False
         self.persons: dict[tuple[str, str], tuple[str, list[str]]] = {}
         self.json_texts: dict[tuple, str] = {}
+        self.copy_texts: dict[str, dict[Any, str]] = {}  # column -> value -> COPY text
         self.companies: dict[str, tuple[str, list[str]]] = {}
         self._visibility()
 
@@ -1290,30 +1339,36 @@ class _Run:
         if not watch_dates and not infer:
             self.rows_total = _count_lines(path) - 1
             return
+        # Each column's distinct values are gathered (``set.add`` per cell) and fed to the
+        # date orders and type guesses afterwards: a file repeats its dates and flags.
         total = 0
-        missing, mlen = self.missing, self.missing_len
+        distinct: dict[int, set[str]] = {index: set() for index in (*watch_dates, *infer)}
+        adds = [(index, values.add) for index, values in distinct.items()]
+        top = max(distinct)
+        every = max(CELL_CACHE // 5, 1)  # rows between two looks at how much is gathered
         with path.open("r", encoding=self.encoding, newline="") as f:
             reader = self._reader(f)
             with contextlib.suppress(StopIteration):
                 next(reader)
             while True:
                 try:
-                    row = next(reader)
-                except StopIteration:
+                    for row in reader:
+                        total += 1
+                        if len(row) > top:
+                            for index, add in adds:
+                                add(row[index])
+                        else:
+                            for index, add in adds:
+                                if index < len(row):
+                                    add(row[index])
+                        if not total % every and any(
+                            len(values) > CELL_CACHE for values in distinct.values()
+                        ):
+                            self._feed(distinct, watch_dates, infer)
                     break
                 except csv.Error:
                     total += 1
-                    continue
-                total += 1
-                n = len(row)
-                for index, order in watch_dates.items():
-                    if index < n and (value := row[index].strip()):
-                        order.feed(value)
-                for index, inference in infer.items():
-                    if index < n and (value := row[index].strip()):
-                        if len(value) <= mlen and value.lower() in missing:
-                            continue
-                        inference.feed(value)
+        self._feed(distinct, watch_dates, infer)
         self.rows_total = total
         for index, inference in infer.items():
             definition = inference.definition(self.entity)
@@ -1321,6 +1376,27 @@ class _Run:
             self.defs[definition.key] = definition
             self.date_columns[index] = inference.date
             self._custom_column(index, inference.column, definition)
+
+    def _feed(
+        self,
+        distinct: dict[int, set[str]],
+        watch_dates: dict[int, DateOrder],
+        infer: dict[int, _Inference],
+    ) -> None:
+        """Feed the values gathered so far to the date orders and type guesses; forget them."""
+        missing, mlen = self.missing, self.missing_len
+        for index, values in distinct.items():
+            order = watch_dates.get(index)
+            inference = infer.get(index)
+            for raw in values:
+                value = raw.strip()
+                if not value:
+                    continue
+                if order is not None:
+                    order.feed(value)
+                if inference is not None and not (len(value) <= mlen and value.lower() in missing):
+                    inference.feed(value)
+            values.clear()
 
     def _create_definitions(self) -> None:
         """Save the inferred custom fields (not on a dry run)."""
@@ -1646,9 +1722,18 @@ class _Run:
         queries: list[tuple[int, tuple[str, str]]] = []
         if index.fuzzy_loaded:
             by_ext, by_key = index.by_ext, index.by_key
-            for i, (_, _, _, (ext, key, fuzzy, _)) in enumerate(converted):
-                if fuzzy is not None and ext not in by_ext and key not in by_key:
-                    queries.append((i, fuzzy))
+            fuzzy_key = self._fuzzy_key
+            for i, (_, values, _, keys) in enumerate(converted):
+                if keys[2] is LATER and keys[0] not in by_ext and keys[1] not in by_key:
+                    fuzzy = fuzzy_key(values)
+                    converted[i] = (
+                        converted[i][0],
+                        values,
+                        converted[i][2],
+                        (*keys[:2], fuzzy, keys[3]),
+                    )
+                    if fuzzy is not None:
+                        queries.append((i, fuzzy))
         index.narrow(queries)
         decide = self._decide
         for i, (line, values, custom, keys) in enumerate(converted):
@@ -1744,26 +1829,32 @@ class _Run:
     def _create_values(self, v: dict[str, Any], custom: dict[str, Any]) -> str:
         """Defaults and requirements of a new record; a reason when it cannot be created."""
         entity = self.entity
-        missing_custom = [label for key, label in self.required_custom if key not in custom]
-        if missing_custom:
-            return f"{', '.join(missing_custom)} {'is' if len(missing_custom) == 1 else 'are'} required"
-        v.setdefault("owner_position_id", self.job.owner_position_id)
+        if self.required_custom:
+            missing_custom = [label for key, label in self.required_custom if key not in custom]
+            if missing_custom:
+                verb = "is" if len(missing_custom) == 1 else "are"
+                return f"{', '.join(missing_custom)} {verb} required"
+        if "owner_position_id" not in v:
+            v["owner_position_id"] = self.default_owner
         v["custom"] = custom
         v.pop("_policy", None)
-        if entity == ImportEntity.LEAD:
+        if self.is_lead:
             if LEAD_IDENTITY.isdisjoint(v):  # present values are never blank
                 return "a lead needs a name, an e-mail address, a company or a source id"
-            outcome = v.get("outcome")
-            if "status" not in v and outcome is not None:
-                v["status"] = LeadStatus.CONVERTED if outcome else LeadStatus.DISQUALIFIED
-            status = v.setdefault("status", LeadStatus.NEW)
-            if status == LeadStatus.DISQUALIFIED:
+            status = v.get("status")
+            if status is None:
+                outcome = v.get("outcome")
+                status = _NEW if outcome is None else _CONVERTED if outcome else _DISQUALIFIED
+                v["status"] = status
+            if status == _DISQUALIFIED:
                 v.setdefault("disqualify_reason", DisqualifyReason.OTHER)
                 v.setdefault("disqualify_note", "Imported as not converted.")
-            if status == LeadStatus.CONVERTED:
+            elif status == _CONVERTED:
                 v.setdefault("converted_at", v.get("created_at") or self.now)
-            v.setdefault("source", LeadSource.IMPORT)
-            v.setdefault("source_name", self.source_name)
+            if "source" not in v:
+                v["source"] = _IMPORT
+            if "source_name" not in v:
+                v["source_name"] = self.source_name
             if self.generated_by:
                 v.setdefault("generated_by_id", self.generated_by)
         elif entity == ImportEntity.ACCOUNT:
@@ -1825,26 +1916,34 @@ class _Run:
 
     # ---- duplicate keys ---------------------------------------------------------------------
 
-    def _keys(self, v: dict[str, Any]) -> tuple[str, Any, tuple[str, str] | None, str]:
-        """(external id, exact key, fuzzy (block, text), e-mail) of a row's values."""
+    def _keys(self, v: dict[str, Any]) -> tuple[str, Any, Any, str]:
+        """(external id, exact key, fuzzy key, e-mail) of a row's values. The fuzzy key,
+        (block, text), is worked out when a row needs it (``_fuzzy_key``): ``LATER`` until
+        then; most rows of a file imported again match by source id or e-mail."""
         entity = self.entity
         get = v.get
         ext = get("external_id", "")
-        if entity == ImportEntity.LEAD:
+        if entity == ImportEntity.LEAD or entity == ImportEntity.CONTACT:
             email = get("email", "")
-            first, last = get("first_name", ""), get("last_name", "")
-            fuzzy = self._lead_fuzzy_key(first, last, get("company", "")) if first or last else None
-            return ext, email, fuzzy, email
-        if entity == ImportEntity.CONTACT:
-            email = v.get("email", "")
-            first, last = v.get("first_name", ""), v.get("last_name", "")
-            fuzzy = contact_fuzzy_key(first, last, v.get("account_id")) if first or last else None
-            return ext, email, fuzzy, email
+            return ext, email, LATER, email
         if entity == ImportEntity.ACCOUNT:
-            norm = v.get("normalized_name", "")
-            return ext, norm, account_fuzzy_key(norm), ""
-        name = v.get("name", "")
-        return ext, ((v.get("account_id") or 0, norm_text(name)) if name else None), None, ""
+            return ext, get("normalized_name", ""), LATER, ""
+        name = get("name", "")
+        return ext, ((get("account_id") or 0, norm_text(name)) if name else None), None, ""
+
+    def _fuzzy_key(self, v: dict[str, Any]) -> tuple[str, str] | None:
+        """(block, text) of a row's values for fuzzy matching; None when it has no name."""
+        entity = self.entity
+        get = v.get
+        if entity == ImportEntity.LEAD:
+            first, last = get("first_name", ""), get("last_name", "")
+            return self._lead_fuzzy_key(first, last, get("company", "")) if first or last else None
+        if entity == ImportEntity.CONTACT:
+            first, last = get("first_name", ""), get("last_name", "")
+            return contact_fuzzy_key(first, last, get("account_id")) if first or last else None
+        if entity == ImportEntity.ACCOUNT:
+            return account_fuzzy_key(get("normalized_name", ""))
+        return None
 
     def custom_json(self, custom: dict[str, Any] | None) -> str:
         """A record's custom values as JSON text (the same few combinations repeat)."""
@@ -2062,18 +2161,21 @@ class _Run:
         self, line: int, v: dict[str, Any], custom: dict[str, Any], keys: tuple, row: int = -1
     ) -> None:
         ext, key, fuzzy, email = keys
+        policy = (v.pop("_policy", None) if self.policy_mapped else None) or self.policy
+        create_anyway = policy == _CREATE
         index = self.index
         ref: Ref | None = None
         if ext:
             ref, how = index.by_ext.get(ext), "external_id"
         if ref is None and key:
             ref, how = index.by_key.get(key), "key"
+        if fuzzy is LATER:  # needed to match by name, or to add a new record to the index
+            fuzzy = self._fuzzy_key(v) if ref is None or create_anyway else None
         if ref is None and fuzzy is not None:
             if not index.fuzzy_loaded:
                 self._load_fuzzy()
             ref, how = index.match_row(row, fuzzy, email)
-        policy = (v.pop("_policy", None) if self.policy_mapped else None) or self.policy
-        if ref is None or policy == DuplicatePolicy.CREATE:
+        if ref is None or create_anyway:
             problem = self._create_values(v, custom)
             if problem:
                 self._error(line, problem)
@@ -2092,7 +2194,7 @@ class _Run:
                 f"a {self.entity} with this {what} already exists that you cannot see or change",
             )
             return
-        if policy == DuplicatePolicy.SKIP:
+        if policy == _SKIP:
             self.counts["skipped"] += 1
             if len(self.preview) < PREVIEW_ROWS:
                 self._show(line, "skip", v)
@@ -2180,17 +2282,24 @@ class _Run:
             ref.pending = None
             if created is not None and ref.id and ref.id > 0:
                 created.add(ref.id)
-        self.written += len(creates)
-        self._maybe_analyze()
+        with self.lock:
+            self.written += len(creates)
+            analyze = self._analyze_due()
+        if analyze:
+            self._analyze()
 
-    def _maybe_analyze(self) -> None:
-        """Refresh PostgreSQL's statistics of the table while an import grows it: planned
-        from a table it believed nearly empty, the batch lookups would scan it whole."""
+    def _analyze_due(self) -> bool:
+        """Whether to refresh PostgreSQL's statistics of the table now (called under
+        ``lock``): planned from a table it believed nearly empty, the batch lookups of a
+        growing table would scan it whole."""
         if connection.vendor != "postgresql" or connection.in_atomic_block:
-            return
+            return False
         if self.written < max(ANALYZE_FIRST, 3 * self.analyzed_at):
-            return
+            return False
         self.analyzed_at = self.written
+        return True
+
+    def _analyze(self) -> None:
         with connection.cursor() as cur:
             cur.execute(f"ANALYZE {connection.ops.quote_name(self.model._meta.db_table)}")
 
@@ -2316,8 +2425,15 @@ class _Run:
         defaults = [f.get_default() for f in fields]
         defaults[names.index("created_at")] = self.now
         i_custom, i_updated = names.index("custom") + 1, names.index("updated_at") + 1
+        # Dates, times and amounts go as text, each distinct value formatted once (the
+        # driver's own formatting of a datetime costs more than the rest of the row).
+        as_text = [
+            (i, self.copy_texts.setdefault(f.attname, {}))
+            for i, f in enumerate(fields, start=1)
+            if f.get_internal_type() in _COPY_AS_TEXT and f.attname in present
+        ]
         table = Lead._meta.db_table
-        now = self.now
+        now = _copy_text(self.now)
         custom_json = self.custom_json
         with connection.cursor() as cur:
             cur.execute(
@@ -2332,20 +2448,34 @@ class _Run:
                     row = [pk, *map(ref.pending.get, names, defaults)]
                     row[i_custom] = custom_json(row[i_custom])
                     row[i_updated] = now
+                    for i, texts in as_text:
+                        value = row[i]
+                        if value is not None:
+                            text = texts.get(value)
+                            if text is None:
+                                text = _copy_text(value)
+                                if len(texts) < CELL_CACHE:
+                                    texts[value] = text
+                            row[i] = text
                     write(row)
             # Each lead's first status change is made by the database from the rows just
             # copied (the same values _status_rows gives), so building it costs no Python time.
+            # The sequence nearly always hands out one unbroken run of ids: then the rows are
+            # found by one index range (the ids in it are all ours), else id by id.
             status_table = quote(LeadStatusChange._meta.db_table)
+            by = self.user.pk if self.user is not None else None
+            span = _id_span(ids)
+            if span is not None:
+                where, params = "id BETWEEN %s AND %s", [by, *span]
+            else:
+                where, params = "id = ANY(%s)", [by, ids]
             # table names come from the models (quoted); values go as parameters
             sql = (
                 f"INSERT INTO {status_table} (lead_id, from_status, to_status, at, by_id, "  # noqa: S608
                 "owner_position_id, note) SELECT id, '', status, created_at, %s, "
-                f"owner_position_id, 'Imported' FROM {quote(table)} WHERE id = ANY(%s) ORDER BY id"
+                f"owner_position_id, 'Imported' FROM {quote(table)} WHERE {where} ORDER BY id"
             )
-            cur.execute(
-                sql,
-                [self.user.pk if self.user is not None else None, ids],
-            )
+            cur.execute(sql, params)
 
     def _write_updates(self, updates: dict[Ref, tuple[int, dict[str, Any]]]) -> None:
         by_id: dict[int, dict[str, Any]] = {}
@@ -2379,23 +2509,50 @@ class _Run:
 
 
 class _Writer:
-    """Writes batches on a thread with its own database connection (PostgreSQL, keep the good
-    rows), so reading and checking the next batch overlaps the database's work on this one."""
+    """Writes batches on ``WRITERS`` threads, each with its own database connection
+    (PostgreSQL, keep the good rows): reading and checking the next batch overlaps the
+    database's work on the last ones, and the database writes two batches at once (one
+    server process each). Batches of new records go in any order; a batch that updates
+    records waits until every batch handed off before it is written, so that an update finds
+    the record an earlier batch created and two updates of one record keep their order."""
 
-    def __init__(self, run: _Run) -> None:
+    def __init__(self, run: _Run, threads: int = 0) -> None:
         self.run = run
-        self.queue: queue.Queue = queue.Queue(maxsize=1)
+        threads = threads or WRITERS
+        self.queue: queue.Queue = queue.Queue(maxsize=threads)
         self.failure: BaseException | None = None
-        self.thread = threading.Thread(target=self._loop, name="revline-import-writer", daemon=True)
-        self.thread.start()
+        self.submitted = 0
+        self.written = 0  # batches done, in order: every batch before this number is written
+        self.finished: set[int] = set()
+        self.turn = threading.Condition()
+        self.threads = [
+            threading.Thread(target=self._loop, name=f"revline-import-writer-{i}", daemon=True)
+            for i in range(threads)
+        ]
+        for thread in self.threads:
+            thread.start()
 
     def _loop(self) -> None:
         try:
             while (item := self.queue.get()) is not None:
-                if self.failure is None:
-                    self.run._write_batch(*item)
+                number, creates, updates = item
+                try:
+                    if updates:
+                        with self.turn:
+                            self.turn.wait_for(lambda n=number: self.written >= n or self.failure)
+                    if self.failure is None:
+                        self.run._write_batch(creates, updates)
+                finally:
+                    with self.turn:
+                        self.finished.add(number)
+                        while self.written in self.finished:
+                            self.finished.discard(self.written)
+                            self.written += 1
+                        self.turn.notify_all()
         except BaseException as exc:
-            self.failure = exc
+            with self.turn:
+                self.failure = exc
+                self.turn.notify_all()
             while self.queue.get() is not None:  # let the main thread finish handing off
                 pass
         finally:
@@ -2403,21 +2560,25 @@ class _Writer:
 
     def submit(self, creates: list, updates: dict) -> None:
         self._check()
+        item = (self.submitted, creates, updates)
+        self.submitted += 1
         while True:
             try:
-                self.queue.put((creates, updates), timeout=1)
+                self.queue.put(item, timeout=1)
                 return
             except queue.Full:
                 self._check()
 
     def _check(self) -> None:
-        if self.failure is not None or not self.thread.is_alive():
+        if self.failure is not None or not all(t.is_alive() for t in self.threads):
             raise RuntimeError(f"the import's writer stopped: {self.failure}") from self.failure
 
     def close(self) -> None:
-        if self.thread.is_alive():
-            self.queue.put(None)
-            self.thread.join()
+        for thread in self.threads:
+            if thread.is_alive():
+                self.queue.put(None)
+        for thread in self.threads:
+            thread.join()
         if self.failure is not None:
             raise RuntimeError(f"the import's writer stopped: {self.failure}") from self.failure
 
@@ -2596,7 +2757,7 @@ class _Sorted:
             return count
         which = np.repeat(np.arange(len(qcodes)), count)
         at = np.repeat(start - np.cumsum(count) + count, count) + np.arange(total)
-        both = np.minimum(self.hist[at], qhist[which])
+        both = np.minimum(self.hist[at], np.repeat(qhist, count, axis=0))
         # sum of the 32 byte counts per pair: four 8-byte lanes added, then the bytes of the
         # lane summed by one multiplication (no carries: a text of at most 255 characters)
         lanes = both.view(np.uint64)
@@ -2689,6 +2850,19 @@ def _tolerant_number(value: str, *, whole: bool) -> bool:
     except ValueError:
         return False
     return not whole or number == number.to_integral_value()
+
+
+def _id_span(ids: list[int]) -> tuple[int, int] | None:
+    """(first, last) when ``ids`` (distinct) are one unbroken run first..last, else None."""
+    return (ids[0], ids[-1]) if ids and ids[-1] - ids[0] == len(ids) - 1 else None
+
+
+_COPY_AS_TEXT = frozenset({"DateTimeField", "DateField", "DecimalField"})
+
+
+def _copy_text(value: Any) -> str:
+    """A date, time or amount as PostgreSQL reads it."""
+    return value.isoformat() if isinstance(value, dt.date) else str(value)
 
 
 def _json_encoder() -> Callable[[Any], str]:
