@@ -83,6 +83,7 @@ import queue
 import re
 import threading
 import uuid
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -2608,8 +2609,8 @@ class _ImportIndex(MatchIndex):
     def __init__(self) -> None:
         super().__init__()
         self.texts: list[str] = []  # every fuzzy name added, in order (entry ids)
-        self.entry_codes: list[int] = []  # each entry's block, as a number
-        self.entry_pos: list[int] = []  # each entry's position in its block
+        self.entry_codes = array("i")  # each entry's block, as a number
+        self.entry_pos = array("i")  # each entry's position in its block
         self.codes: dict[str, int] = {}
         self.main: _Sorted | None = None  # entries [0, main.size)
         self.recent: _Sorted | None = None  # entries [main.size, synced)
@@ -2647,7 +2648,7 @@ class _ImportIndex(MatchIndex):
             return  # small blocks: comparing every name costs less
         self._sync()
         codes = self.codes
-        qcodes = np.array([codes.get(block, -1) for _, (block, _) in queries], dtype=np.int64)
+        qcodes = np.array([codes.get(block, -1) for _, (block, _) in queries], dtype=np.int32)
         qhist, qlens = _char_counts([text for _, (_, text) in queries])
         check_long = self.long_texts or int(qlens.max()) > 255
         survivors: dict[int, list[int]] = {}
@@ -2717,8 +2718,8 @@ class _Sorted:
             hist[a - first : b - first], lens[a - first : b - first] = _char_counts(
                 index.texts[a:b]
             )
-        codes = np.array(index.entry_codes[first:last], dtype=np.int64)
-        pos = np.array(index.entry_pos[first:last], dtype=np.int32)
+        codes = np.frombuffer(index.entry_codes, dtype=np.int32)[first:last].copy()
+        pos = np.frombuffer(index.entry_pos, dtype=np.int32)[first:last].copy()
         order = np.argsort(codes, kind="stable")
         return cls(codes[order], hist[order], lens[order], pos[order], last)
 
