@@ -29,7 +29,12 @@ class Lead(OrgScopedModel, TimeStampedModel):
     last_name = models.CharField(max_length=100, blank=True)
     # Indexes are declared in Meta: a lead table takes bulk imports of millions of rows, so it
     # carries no index a composite already covers, no pattern-ops twins, and partial indexes on
-    # links that are mostly empty (bench/import_leads.py measures what each costs).
+    # links that are mostly empty (bench/import_leads.py measures what each costs). For the same
+    # reason the links set only later in a lead's life (qualified_by, received_by, converted_*,
+    # merged_into) have no database constraint: PostgreSQL runs a foreign-key trigger for every
+    # copied row even when the link is empty. Revline writes them only through its services and
+    # Django applies their on_delete itself, so a deleted target still empties the link
+    # (tests/crm/test_lead_links.py).
     owner_position = models.ForeignKey(
         "org.Position", on_delete=models.PROTECT, related_name="+", db_index=False
     )
@@ -92,6 +97,7 @@ class Lead(OrgScopedModel, TimeStampedModel):
         on_delete=models.SET_NULL,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     received_by = models.ForeignKey(
         "org.Position",
@@ -100,6 +106,7 @@ class Lead(OrgScopedModel, TimeStampedModel):
         on_delete=models.SET_NULL,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
 
     # BANT qualification
@@ -123,6 +130,7 @@ class Lead(OrgScopedModel, TimeStampedModel):
         on_delete=models.SET_NULL,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     converted_contact = models.ForeignKey(
         "crm.Contact",
@@ -131,6 +139,7 @@ class Lead(OrgScopedModel, TimeStampedModel):
         on_delete=models.SET_NULL,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     converted_opportunity = models.ForeignKey(
         "pipeline.Opportunity",
@@ -139,6 +148,7 @@ class Lead(OrgScopedModel, TimeStampedModel):
         on_delete=models.SET_NULL,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     outcome = models.BooleanField(
         null=True, blank=True, help_text="Known historical result (imported leads), for scoring."
@@ -154,6 +164,7 @@ class Lead(OrgScopedModel, TimeStampedModel):
         on_delete=models.SET_NULL,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
 
     class Meta:
@@ -204,9 +215,19 @@ class LeadStatusChange(models.Model):
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="status_changes")
     from_status = models.CharField(max_length=20, choices=LeadStatus.choices, blank=True)
     to_status = models.CharField(max_length=20, choices=LeadStatus.choices)
-    at = models.DateTimeField(db_index=True)
+    # Every imported lead gets its first change, so this table grows as fast as the leads: it
+    # keeps the indexes its readers use (per lead, and status then time) and, like the lead's
+    # later links, leaves the "who" links to Django (on_delete) rather than to foreign-key
+    # triggers run for every row.
+    at = models.DateTimeField()
     by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     owner_position = models.ForeignKey(
         "org.Position",
@@ -215,6 +236,8 @@ class LeadStatusChange(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         help_text="Who owned the lead after the change.",
+        db_index=False,
+        db_constraint=False,
     )
     note = models.CharField(max_length=255, blank=True)
 
