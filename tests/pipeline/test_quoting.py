@@ -17,6 +17,7 @@ from revline.pipeline.choices import ApprovalLevel, ApprovalStatus, QuoteStatus
 from revline.pipeline.models import (
     ApprovalRequest,
     DiscountPolicy,
+    Opportunity,
     PriceBook,
     PriceBookEntry,
     Product,
@@ -497,3 +498,22 @@ def test_the_system_may_decide(sales_org, catalog, deal):
     step = services.approval_decide(approval=quote.approvals.get(), by=None, approve=True)
     assert step.status == ApprovalStatus.APPROVED and step.decided_by is None
     assert quoting.approval_may_decide(user=None, approval=step) is False
+
+
+def test_an_accepted_quote_sets_the_open_deals_amount(sales_org, catalog, deal):
+    ae = holder(sales_org, "ae1")
+    quote = quote_at(deal, catalog, 0, by=ae)
+    services.quote_mark_accepted(
+        quote=services.quote_send(quote=services.quote_submit(quote=quote, by=ae), by=ae), by=ae
+    )
+    deal.refresh_from_db()
+    assert (deal.amount, deal.currency) == (Decimal("10000.00"), "EUR")
+    change = AuditEvent.objects.get(object_id=deal.pk, action="opportunity.update")
+    assert change.actor_id == ae.pk and "amount" in change.changes
+
+    # a closed deal keeps the amount it closed with
+    services.opportunity_close(opportunity=deal, won=True, by=ae)
+    closed_amount = Opportunity.objects.get(pk=deal.pk).amount
+    later = services.quote_submit(quote=quote_at(deal, catalog, 5, by=ae), by=ae)
+    services.quote_mark_accepted(quote=services.quote_send(quote=later, by=ae), by=ae)
+    assert Opportunity.objects.get(pk=deal.pk).amount == closed_amount

@@ -25,7 +25,7 @@ from django.utils import timezone
 from revline.core.services import audit_event_record
 from revline.org.choices import RoleType
 from revline.org.models import Position, PositionClosure
-from revline.pipeline.choices import ApprovalLevel, ApprovalStatus, QuoteStatus
+from revline.pipeline.choices import ApprovalLevel, ApprovalStatus, OpportunityStatus, QuoteStatus
 from revline.pipeline.models import (
     ApprovalRequest,
     DiscountPolicy,
@@ -579,8 +579,12 @@ def quote_send(*, quote: Quote, by: Any) -> Quote:
 
 @transaction.atomic
 def quote_mark_accepted(*, quote: Quote, by: Any) -> Quote:
-    """The buyer accepted a sent quote."""
-    return _transition(
+    """The buyer accepted a sent quote. An open deal takes the accepted quote's total and
+    currency as its amount (recorded like any other change of the deal); a closed deal keeps
+    the amount it closed with."""
+    from revline.pipeline.services import opportunity_update
+
+    quote = _transition(
         quote,
         by=by,
         allowed=frozenset({QuoteStatus.SENT}),
@@ -588,6 +592,10 @@ def quote_mark_accepted(*, quote: Quote, by: Any) -> Quote:
         action="quote.accept",
         refusal="Only a sent quote can be accepted.",
     )
+    deal = Opportunity.objects.get(pk=quote.opportunity_id)
+    if deal.status == OpportunityStatus.OPEN:
+        opportunity_update(opportunity=deal, by=by, amount=quote.total, currency=quote.currency)
+    return quote
 
 
 @transaction.atomic
