@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from revline.core.models import AuditEvent
-from revline.crm import services
+from revline.crm import selectors, services
 from revline.crm.choices import CustomFieldType, LeadStatus, RoutingMethod
 from revline.crm.custom_fields import custom_field_save, custom_values_clean
 from revline.crm.models import (
@@ -273,6 +273,22 @@ class TestActivitiesAndLists:
         assert plist.members.filter(lead=third, how="rule").exists()
         with pytest.raises(ValidationError):
             services.prospect_list_update(prospect_list=plist, by=bdr.holder, rule={"bogus": 1})
+
+    def test_member_count_counts_only_leads_the_user_sees(self, sales_org):
+        bdr, m1 = sales_org["bdr"], sales_org["m1"]
+        plist = services.prospect_list_create(by=bdr.holder, name="Mixed")
+        mine = make_lead(bdr)
+        moved = make_lead(bdr)
+        services.prospect_list_add(prospect_list=plist, leads=[mine, moved], by=bdr.holder)
+        # the lead goes to another manager's rep: it stays on the list, out of the BDR's sight
+        Lead.objects.filter(pk=moved.pk).update(owner_position=sales_org["ae3"])
+        counts = {
+            who: selectors.prospect_lists(user=who.holder).get(pk=plist.pk).member_count
+            for who in (bdr, m1, sales_org["vp"])
+        }
+        assert counts == {bdr: 1, m1: 1, sales_org["vp"]: 2}
+        members = selectors.prospect_list_members(user=bdr.holder, prospect_list=plist)
+        assert [m.lead_id for m in members] == [mine.pk]
 
     def test_refresh_adds_only_leads_the_user_sees(self, sales_org):
         bdr = sales_org["bdr"]

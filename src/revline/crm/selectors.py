@@ -413,12 +413,15 @@ def tasks_open(*, user: Any) -> QuerySet[Activity]:
 
 
 def prospect_lists(*, user: Any, action: str = "view") -> QuerySet:
+    """The lists ``user`` may see, each with ``member_count``: its members whose lead the user
+    may see (as ``prospect_list_members`` lists them)."""
     from django.db.models import Count
 
+    visible = Q(members__lead_id__in=Lead.objects.visible_to(user).values("id"))
     return (
         ProspectList.objects.visible_to(user, action)
         .select_related("owner_position", "owner_position__holder")
-        .annotate(member_count=Count("members"))
+        .annotate(member_count=Count("members", filter=visible))
         .order_by("name", "id")
     )
 
