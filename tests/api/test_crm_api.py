@@ -693,3 +693,20 @@ def test_team_lead_position_roles(api_as, crm):
     client = api_as(lead_pos.holder)
     assert ids(client.get("/accounts")) == {account.pk}
     assert client.patch(f"/accounts/{account.pk}", {"sector": "Energy"}).status_code == 200
+
+
+def test_lead_owner_change_follows_the_web_rule(api_as, crm):
+    """A BDR hands a lead to the SDR of their unit (not below them) through PATCH, as the web
+    form allows; a position of another manager's unit is refused (400, nothing changes)."""
+    from revline.crm import selectors
+
+    org = crm["org"]
+    bdr = api_as(org["bdr"].holder)
+    lead_id = bdr.post("/leads", {"company": "Initech", "last_name": "Lumbergh"}).json()["id"]
+    assert set(selectors.lead_assign_targets(user=org["bdr"].holder)) >= {org["sdr"], org["m1"]}
+    refused = bdr.patch(f"/leads/{lead_id}", {"owner": org["ae3"].pk})
+    body = assert_error(refused, 422, "validation_error")
+    assert body["errors"][0]["field"] == "owner"
+    assert Lead.objects.get(pk=lead_id).owner_position == org["bdr"]
+    response = bdr.patch(f"/leads/{lead_id}", {"owner": org["sdr"].pk})
+    assert response.status_code == 200 and response.json()["owner"] == org["sdr"].pk

@@ -401,3 +401,13 @@ def test_the_opportunity_page_carries_the_shared_activity_form(client, flow):
     html = login(client, flow["ae1"]).get(page).content.decode()
     assert 'name="target_kind" value="opportunity"' in html
     assert f'name="target_id" value="{opportunity.pk}"' in html
+
+
+def test_reassign_offers_the_unit_and_refuses_another_managers_rep(client, flow):
+    """The web form offers the positions the API accepts (``selectors.lead_assign_targets``)."""
+    lead = make_lead(flow["bdr"], company="Initech")
+    login(client, flow["bdr"])
+    refused = client.post(url("lead_assign", lead.pk), {"to_position": flow["ae3"].pk})
+    assert refused.status_code == 400 and refresh(lead).owner_position == flow["bdr"]
+    response = client.post(url("lead_assign", lead.pk), {"to_position": flow["sdr"].pk})
+    assert response.status_code == 302 and refresh(lead).owner_position == flow["sdr"]

@@ -244,6 +244,11 @@ def owner_ref(request: HttpRequest, model: type[Model], pk: int | None, field: s
     return ref(field, pk, lambda v: assignable_positions(request.auth, model).get(pk=v))
 
 
+def lead_owner_ref(request: HttpRequest, model: type[Model], pk: int, field: str = "owner"):
+    """A position the caller may hand a lead to (``selectors.lead_assign_targets``)."""
+    return ref(field, pk, lambda v: selectors.lead_assign_targets(user=request.auth).get(pk=v))
+
+
 def default_owner(request: HttpRequest, field: str = "owner") -> Position:
     position = services.actor_position(request.auth)
     if position is None:
@@ -278,15 +283,22 @@ def product_ref(request: HttpRequest, pk: int | None, field: str = "product"):
     return ref(field, pk, lambda v: Product.objects.get(pk=v, active=True))
 
 
-def _changes(payload: Schema, request: HttpRequest, model: type[Model], refs: dict) -> dict:
-    """The fields a PATCH sent, with references loaded (``refs``: field -> loader)."""
+def _changes(
+    payload: Schema,
+    request: HttpRequest,
+    model: type[Model],
+    refs: dict,
+    owner: Callable = owner_ref,
+) -> dict:
+    """The fields a PATCH sent, with references loaded (``refs``: field -> loader; ``owner``
+    loads the new owner, by default a position the caller may give ``model`` records to)."""
     sent = payload.model_dump(exclude_unset=True)
     changes: dict[str, Any] = {}
     for field, value in sent.items():
         if field == "owner":
             if value is None:
                 raise ValidationError({"owner": "A record always has an owner."})
-            changes["owner_position"] = owner_ref(request, model, value)
+            changes["owner_position"] = owner(request, model, value)
         elif field in refs:
             changes[field] = refs[field](request, value)
         elif value is None and field not in NULLABLE:
@@ -478,6 +490,7 @@ def _lead_out(request: HttpRequest, lead: Lead) -> Lead:
     try:
         return selectors.lead_get(user=request.auth, pk=lead.pk)
     except Lead.DoesNotExist:
+        lead.refresh_from_db()
         return lead
 
 
@@ -504,6 +517,7 @@ def lead_update(request: HttpRequest, lead_id: int, payload: LeadPatch):
         request,
         Lead,
         {"account": account_ref, "campaign": campaign_ref, "region": region_ref},
+        owner=lead_owner_ref,
     )
     owner = changes.pop("owner_position", None)
     with transaction.atomic():

@@ -459,7 +459,7 @@ class LeadAssignForm(forms.Form):
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "assign_%s")  # the lead page also has a disqualify note
         super().__init__(*args, **kwargs)
-        self.fields["to_position"].queryset = visible_positions(user).filter(holder__isnull=False)
+        self.fields["to_position"].queryset = selectors.lead_assign_targets(user=user)
 
 
 class ConvertForm(forms.Form):

@@ -555,6 +555,29 @@ def routing_rules() -> QuerySet[RoutingRule]:
     )
 
 
+def lead_assign_targets(*, user: Any) -> QuerySet:
+    """The filled positions ``user`` may give a lead to (``services.lead_assign``): those whose
+    leads they may change (their own positions and everything below; everyone for RevOps), the
+    colleagues of their own unit (a BDR passing a lead to the team's SDR) and whoever they see
+    in the org chart. The web form and the API offer exactly these."""
+    from revline.org import selectors as org_selectors
+    from revline.org.choices import Domain
+    from revline.org.models import Position, PositionClosure
+    from revline.org.visibility import position_visibility_q
+
+    owners = org_selectors.record_owners(user=user, domain=Domain.LEADS).values("id")
+    managers = Position.objects.filter(holder_id=getattr(user, "pk", None)).values("reports_to_id")
+    unit = PositionClosure.objects.filter(ancestor_id__in=managers).values("descendant_id")
+    return (
+        Position.objects.filter(
+            position_visibility_q(user, "view") | Q(id__in=unit) | Q(id__in=owners)
+        )
+        .filter(holder__isnull=False, holder__is_active=True)
+        .select_related("holder")
+        .order_by("title", "id")
+    )
+
+
 def handoff_targets(*, user: Any) -> QuerySet:
     """The filled selling positions ``user`` may hand a sales-qualified lead to: those they see
     in the org chart, and those in their own unit (below their solid-line manager), where the
