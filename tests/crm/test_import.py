@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from revline.core.models import AuditEvent
 from revline.crm import importer
@@ -557,3 +558,24 @@ def test_default_owner_for_an_admin_without_positions(db):
     rep = User.objects.create_user("rep@x.test", "pw")
     with pytest.raises(ValidationError):
         importer.import_default_owner(user=rep)
+
+
+def test_the_files_creation_dates_are_kept(admin, org, tmp_path):
+    """A history import keeps each row's Created date (bulk_create alone would stamp the time
+    of saving), on accounts and opportunities as on leads."""
+    accounts = write_csv(
+        tmp_path, [["Name", "Created"], ["Old Co", "2019-05-06"], ["New Co", ""]], "a.csv"
+    )
+    assert run_import(user=admin, entity="account", path=accounts).created == 2
+    old, new = Account.objects.get(name="Old Co"), Account.objects.get(name="New Co")
+    assert old.created_at.date() == dt.date(2019, 5, 6)
+    assert new.created_at.date() == timezone.localdate()
+    deals = write_csv(
+        tmp_path,
+        [["Deal", "Account", "Stage", "Amount", "Created"], ["Renewal", "Old Co", "Demo", "9",
+                                                            "2020-01-02"]],
+        "d.csv",
+    )  # fmt: skip
+    job = run_import(user=admin, entity="opportunity", path=deals)
+    assert job.created == 1, job.errors
+    assert Opportunity.objects.get().created_at.date() == dt.date(2020, 1, 2)

@@ -2348,6 +2348,7 @@ class _Run:
         model.objects.bulk_create(objs, batch_size=1000)
         for (_, ref), obj in zip(creates, objs, strict=True):
             ref.id = obj.pk
+        _restore_created(model, objs, creates)
         if self.entity == ImportEntity.OPPORTUNITY:
             by_id = self.user.pk if self.user is not None else None
             StageChange.objects.bulk_create(
@@ -2391,6 +2392,7 @@ class _Run:
         Lead.objects.bulk_create(objs, batch_size=1000)
         for (_, ref), obj in zip(creates, objs, strict=True):
             ref.id = obj.pk
+        _restore_created(Lead, objs, creates)
         LeadStatusChange.objects.bulk_create(
             [
                 LeadStatusChange(
@@ -2507,6 +2509,19 @@ class _Run:
         if changed:
             fields = sorted(_field_names(model, changed_fields) | {"updated_at"})
             model._base_manager.bulk_update(changed, fields, batch_size=500)
+
+
+def _restore_created(model: type[Model], objs: list[Model], creates: list[tuple[int, Ref]]) -> None:
+    """Put back the creation dates the file gave: ``bulk_create`` stamps ``auto_now_add``
+    fields with the time of saving (the COPY path writes the file's dates directly)."""
+    dated = []
+    for obj, (_, ref) in zip(objs, creates, strict=True):
+        when = ref.pending.get("created_at")
+        if when is not None and when != obj.created_at:
+            obj.created_at = when
+            dated.append(obj)
+    if dated:
+        model.objects.bulk_update(dated, ["created_at"], batch_size=500)
 
 
 class _Writer:
