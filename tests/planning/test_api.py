@@ -431,3 +431,63 @@ def test_list_endpoints_query_count(plan_org, api, django_assert_max_num_queries
     assert first.status_code == second.status_code == 200
     assert second.json()["total"] > first.json()["total"] > 0
     assert len(large.captured_queries) == len(small.captured_queries)
+
+
+# --- upserts and removals ----------------------------------------------------------------------
+
+
+def test_upserts_answer_201_then_200_and_removals_204(plan_org, api):
+    o = plan_org
+    q = "2027-Q1"
+    body = {"team": o["one"].pk, "period": q, "amount": "100"}
+    first = api("vp").post("/planning/targets", body)
+    assert first.status_code == 201, first.content
+    assert first.json()["set_by"]["id"] == o["vp"].holder.pk
+    again = api("vp").post("/planning/targets", {**body, "amount": "150"})
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    assert float(again.json()["amount"]) == 150
+    budget_body = {"region": o["east"].pk, "period": q, "category": "tools", "amount": "10"}
+    budget = api("vp").post("/planning/budgets", budget_body)
+    assert budget.status_code == 201, budget.content
+    assert budget.json()["scope"]["kind"] == "region"
+    assert budget.json()["set_by"]["id"] == o["vp"].holder.pk
+    assert api("cro").post("/planning/budgets", budget_body).status_code == 200
+    quota = api("m1").post(
+        "/planning/quotas", {"position": o["ae1"].pk, "period": q, "amount": "5"}
+    )
+    assert quota.json()["set_by"]["id"] == o["m1"].holder.pk
+
+    # removals: outside the view 404, seen but not theirs 403, theirs 204
+    target_id, budget_id, quota_id = first.json()["id"], budget.json()["id"], quota.json()["id"]
+    assert_error(api("vp_w").delete(f"/planning/targets/{target_id}"), 404, "not_found")
+    refused = api("m1").delete(f"/planning/targets/{target_id}")
+    assert assert_error(refused, 403, "forbidden")["reason"] == "scope_not_allowed"
+    assert api("vp").delete(f"/planning/targets/{target_id}").status_code == 204
+    assert_error(api("m2").delete(f"/planning/quotas/{quota_id}"), 404, "not_found")
+    refused = api("ae1").delete(f"/planning/quotas/{quota_id}")
+    assert assert_error(refused, 403, "forbidden")["reason"] == "quota_not_below"
+    assert api("m1").delete(f"/planning/quotas/{quota_id}").status_code == 204
+    assert api("vp").delete(f"/planning/budgets/{budget_id}").status_code == 204
+    assert not (Target.objects.exists() or Quota.objects.exists() or Budget.objects.exists())
+
+
+def test_adjustment_again_answers_200_and_only_its_author_withdraws_it(plan_org, api):
+    o = plan_org
+    q = "2027-Q1"
+    api("ae1").post("/planning/forecasts", {"period": q, "commit": "100", "best_case": "0"})
+    again = api("ae1").post("/planning/forecasts", {"period": q, "commit": "120"})
+    assert again.status_code == 200, again.content
+    assert again.json()["position"]["id"] == o["ae1"].pk
+    body = {"period": q, "position": o["ae1"].pk, "figure": "commit", "amount": "90"}
+    first = api("m1").post("/planning/forecasts/adjustments", body)
+    assert first.status_code == 201, first.content
+    second = api("m1").post("/planning/forecasts/adjustments", {**body, "amount": "80"})
+    assert second.status_code == 200 and second.json()["id"] == first.json()["id"]
+    assert second.json()["author"]["id"] == o["m1"].pk
+    path = f"/planning/forecasts/adjustments/{first.json()['id']}"
+    assert_error(api("ae1").delete(path), 404, "not_found")  # the adjusted rep never sees it
+    assert_error(api("m2").delete(path), 404, "not_found")  # a peer manager does not either
+    refused = api("vp").delete(path)  # the VP sees it, but did not make it
+    assert assert_error(refused, 403, "forbidden")["reason"] == "not_above"
+    assert api("m1").delete(path).status_code == 204
+    assert api("m1").get("/planning/forecasts/adjustments").json()["total"] == 0

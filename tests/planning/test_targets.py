@@ -201,3 +201,43 @@ def test_calendar_is_set_by_revops_and_used_everywhere(plan_org):
     quota.refresh_from_db()
     assert (quota.period_start, quota.period_end) == (dt.date(2026, 2, 1), dt.date(2026, 4, 30))
     assert Quota.objects.count() == 1
+
+
+def test_target_and_budget_upserts_audit_set_update_and_nothing_when_unchanged(plan_org):
+    o = plan_org
+    first = target(o, "vp", 1000, team=o["one"], note="  Stretch  ")
+    event = AuditEvent.objects.get(action="target.set", object_id=first.pk)
+    assert event.actor == o["vp"].holder
+    assert event.changes["scope"] == [None, "East: One"]
+    assert (first.note, first.set_by, first.is_generated) == ("Stretch", o["vp"].holder, False)
+    same = target(o, "cro", 1000, team=o["one"], note="Stretch")  # nothing changes: no event
+    assert same.pk == first.pk and same.set_by == o["vp"].holder
+    changed = target(o, "cro", 1200, team=o["one"], note="Stretch")
+    assert changed.pk == first.pk and changed.set_by == o["cro"].holder
+    update = AuditEvent.objects.get(action="target.update", object_id=first.pk)
+    assert update.changes == {"amount": ["1000.00", "1200.00"]}
+    # the same amount for the region is another row
+    assert target(o, "vp", 1000, region=o["east"]).pk != first.pk
+
+    budget = services.budget_set(
+        by=o["vp"].holder, period=Q, category="travel", amount=50, region=o["east"]
+    )
+    assert AuditEvent.objects.get(action="budget.set", object_id=budget.pk).changes["category"] == [
+        None,
+        "travel",
+    ]
+    services.budget_set(by=o["vp"].holder, period=Q, category="travel", amount=50, region=o["east"])
+    assert not AuditEvent.objects.filter(action="budget.update").exists()
+    services.budget_set(
+        by=o["cro"].holder, period=Q, category="travel", amount=60, region=o["east"]
+    )
+    assert AuditEvent.objects.filter(action="budget.update", object_id=budget.pk).count() == 1
+    budget.refresh_from_db()
+    assert (budget.amount, budget.set_by) == (D(60), o["cro"].holder)
+    target_id = first.pk
+    services.target_delete(by=o["vp"].holder, target=changed)
+    assert AuditEvent.objects.get(action="target.delete", object_id=target_id).changes == {
+        "amount": ["1200.00", None],
+        "period": ["2027-Q1", None],
+    }
+    assert not Target.objects.filter(pk=target_id).exists()

@@ -166,6 +166,43 @@ def test_targets_budgets_and_spend_screens(as_, plan_org):
     assert Target.objects.count() == 1
 
 
+def test_spend_campaign_and_removals_follow_the_users_view(as_, plan_org):
+    from revline.crm.models import Campaign
+
+    o = plan_org
+    hidden = Campaign.objects.create(owner_position=o["mkt"], name="Hidden webinar")
+    budget = services.budget_set(
+        by=o["vp"].holder, period=period(Q), category="campaigns", amount=100, team=o["one"]
+    )
+    target = services.target_set(by=o["vp"].holder, period=period(Q), amount=5, team=o["one"])
+    quota = services.quota_set(by=o["m1"].holder, position=o["ae1"], period=period(Q), amount=9)
+    m1 = as_("m1")
+    response = m1.post(
+        url("planning_spend_record", budget.pk),
+        {"amount": "10", "spent_on": "2027-02-02", "campaign": hidden.pk},
+    )
+    assert not Campaign.objects.visible_to(o["m1"].holder).filter(pk=hidden.pk).exists()
+    assert response.status_code == 422
+    assert "Unknown campaign." in response.content.decode()
+    assert not BudgetSpend.objects.exists()
+    response = m1.post(
+        url("planning_spend_record", budget.pk), {"amount": "10", "spent_on": "2027-02-02"}
+    )
+    assert response.status_code == 302
+    spend = BudgetSpend.objects.get()
+    # outside the view: 404 and nothing removed (``as_`` logs the one test client in again)
+    assert as_("m2").post(url("planning_spend_delete", spend.pk)).status_code == 404
+    assert as_("m2").post(url("planning_quota_delete", quota.pk)).status_code == 404
+    assert as_("vp_w").post(url("planning_target_delete", target.pk)).status_code == 404
+    assert BudgetSpend.objects.exists() and Quota.objects.exists() and Target.objects.exists()
+    # theirs: removed, back to the period's page
+    response = as_("m1").post(url("planning_quota_delete", quota.pk))
+    assert response.status_code == 302 and "period=2027-Q1" in response["Location"]
+    assert as_("m1").post(url("planning_spend_delete", spend.pk)).status_code == 302
+    assert as_("vp").post(url("planning_target_delete", target.pk)).status_code == 302
+    assert not (BudgetSpend.objects.exists() or Quota.objects.exists() or Target.objects.exists())
+
+
 def test_forecast_submit_and_adjust_screens(as_, plan_org):
     o = plan_org
     open_deal(o["ae1"], 1000, dt.date(2027, 2, 1), "commit")

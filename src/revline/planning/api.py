@@ -14,7 +14,7 @@ a 422. Lists answer ``{"items", "next", "total"}``.
 """
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -71,12 +71,46 @@ router = Router(tags=["planning"])
 
 
 @contextmanager
-def refusals() -> Iterator[None]:
-    """A planning refusal as a 403 carrying the service's stable ``reason``."""
+def refusals(*, conflict: bool = False) -> Iterator[None]:
+    """A planning refusal as a 403 carrying the service's stable ``reason``; with ``conflict``,
+    a service's ValidationError as a 409 (a state that forbids the write, not bad input)."""
     try:
         yield
     except services.PlanningPermissionDenied as exc:
         raise Forbidden(str(exc), reason=exc.reason) from None
+    except ValidationError as exc:
+        if not conflict:
+            raise
+        raise Conflict(" ".join(exc.messages)) from None
+
+
+def _exists(model: Any, period: Period, **keys: Any) -> bool:
+    """Whether the row an upsert service will write is there already (200 changed, 201 new).
+    Read before the write: a caller the service refuses gets its 403, never this answer."""
+    return model.objects.filter(period_kind=period.kind, period_start=period.start, **keys).exists()
+
+
+def _saved(request: HttpRequest, existed: bool, get: Callable[..., Any], write: Callable[[], Any]):
+    """Run one upsert service; answer the row as the caller sees it, 200 if it existed, else 201."""
+    with refusals():
+        row = write()
+    return Status(200 if existed else 201, get(user=request.auth, pk=row.pk))
+
+
+def _deleted(
+    request: HttpRequest,
+    get: Callable[..., Any],
+    remove: Callable[..., None],
+    name: str,
+    pk: int,
+    *,
+    conflict: bool = False,
+):
+    """Load a row through the caller's view (404 outside it), remove it with one service: 204."""
+    row = get(user=request.auth, pk=pk)
+    with refusals(conflict=conflict):
+        remove(by=request.auth, **{name: row})
+    return Status(204, None)
 
 
 def _period(key: str | None, field: str = "period", default_kind: str | None = None) -> Period:
@@ -204,14 +238,12 @@ def quotas_list(request: HttpRequest, filters: Query[QuotaFilters]):
 def quota_set(request: HttpRequest, payload: QuotaIn):
     position = _body_position(request, payload.position)
     period = _period(payload.period)
-    existed = Quota.objects.filter(
-        owner_position=position,
-        period_kind=period.kind,
-        period_start=period.start,
-        opportunity_type=payload.opportunity_type or "",
-    ).exists()
-    with refusals():
-        quota = services.quota_set(
+    otype = payload.opportunity_type or ""
+    return _saved(
+        request,
+        _exists(Quota, period, owner_position=position, opportunity_type=otype),
+        selectors.quota_get,
+        lambda: services.quota_set(
             by=request.auth,
             position=position,
             period=period,
@@ -219,8 +251,8 @@ def quota_set(request: HttpRequest, payload: QuotaIn):
             deal_count=payload.deal_count,
             opportunity_type=payload.opportunity_type,
             note=payload.note,
-        )
-    return Status(200 if existed else 201, selectors.quota_get(user=request.auth, pk=quota.pk))
+        ),
+    )
 
 
 @router.get(
@@ -293,10 +325,7 @@ def quota_detail(request: HttpRequest, quota_id: int):
     "/quotas/{int:quota_id}", response=with_errors({204: None}, 403, 404), summary="Remove a quota"
 )
 def quota_delete(request: HttpRequest, quota_id: int):
-    quota = selectors.quota_get(user=request.auth, pk=quota_id)
-    with refusals():
-        services.quota_delete(by=request.auth, quota=quota)
-    return Status(204, None)
+    return _deleted(request, selectors.quota_get, services.quota_delete, "quota", quota_id)
 
 
 # --- targets -----------------------------------------------------------------------------------
@@ -318,15 +347,12 @@ def targets_list(request: HttpRequest, filters: Query[TargetFilters]):
 def target_set(request: HttpRequest, payload: TargetIn):
     team, region = _scope(request, payload.team, payload.region)
     period = _period(payload.period)
-    existed = Target.objects.filter(
-        team=team,
-        region=region,
-        period_kind=period.kind,
-        period_start=period.start,
-        opportunity_type=payload.opportunity_type or "",
-    ).exists()
-    with refusals():
-        target = services.target_set(
+    otype = payload.opportunity_type or ""
+    return _saved(
+        request,
+        _exists(Target, period, team=team, region=region, opportunity_type=otype),
+        selectors.target_get,
+        lambda: services.target_set(
             by=request.auth,
             period=period,
             amount=payload.amount,
@@ -335,8 +361,8 @@ def target_set(request: HttpRequest, payload: TargetIn):
             opportunity_type=payload.opportunity_type,
             deal_count=payload.deal_count,
             note=payload.note,
-        )
-    return Status(200 if existed else 201, selectors.target_get(user=request.auth, pk=target.pk))
+        ),
+    )
 
 
 @router.get(
@@ -363,10 +389,7 @@ def target_detail(request: HttpRequest, target_id: int):
     summary="Remove a target",
 )
 def target_delete(request: HttpRequest, target_id: int):
-    target = selectors.target_get(user=request.auth, pk=target_id)
-    with refusals():
-        services.target_delete(by=request.auth, target=target)
-    return Status(204, None)
+    return _deleted(request, selectors.target_get, services.target_delete, "target", target_id)
 
 
 # --- budgets and spend -------------------------------------------------------------------------
@@ -388,15 +411,11 @@ def budgets_list(request: HttpRequest, filters: Query[BudgetFilters]):
 def budget_set(request: HttpRequest, payload: BudgetIn):
     team, region = _scope(request, payload.team, payload.region)
     period = _period(payload.period)
-    existing = Budget.objects.filter(
-        team=team,
-        region=region,
-        period_kind=period.kind,
-        period_start=period.start,
-        category=payload.category,
-    ).exists()
-    with refusals():
-        budget = services.budget_set(
+    return _saved(
+        request,
+        _exists(Budget, period, team=team, region=region, category=payload.category),
+        selectors.budget_get,
+        lambda: services.budget_set(
             by=request.auth,
             period=period,
             category=payload.category,
@@ -404,8 +423,8 @@ def budget_set(request: HttpRequest, payload: BudgetIn):
             team=team,
             region=region,
             note=payload.note,
-        )
-    return Status(200 if existing else 201, selectors.budget_get(user=request.auth, pk=budget.pk))
+        ),
+    )
 
 
 @router.get(
@@ -421,13 +440,9 @@ def budget_detail(request: HttpRequest, budget_id: int):
     summary="Remove a budget with no spend",
 )
 def budget_delete(request: HttpRequest, budget_id: int):
-    budget = selectors.budget_get(user=request.auth, pk=budget_id)
-    with refusals():
-        try:
-            services.budget_delete(by=request.auth, budget=budget)
-        except ValidationError as exc:
-            raise Conflict(" ".join(exc.messages)) from None
-    return Status(204, None)
+    return _deleted(
+        request, selectors.budget_get, services.budget_delete, "budget", budget_id, conflict=True
+    )
 
 
 @router.get(
@@ -468,10 +483,7 @@ def spend_record(request: HttpRequest, budget_id: int, payload: SpendIn):
     summary="Remove a spend entry",
 )
 def spend_delete(request: HttpRequest, spend_id: int):
-    spend = selectors.spend_get(user=request.auth, pk=spend_id)
-    with refusals():
-        services.spend_delete(by=request.auth, spend=spend)
-    return Status(204, None)
+    return _deleted(request, selectors.spend_get, services.spend_delete, "spend", spend_id)
 
 
 # --- forecasts ---------------------------------------------------------------------------------
@@ -540,13 +552,18 @@ def forecast_submit(request: HttpRequest, payload: SubmitIn):
     existed = selectors.submissions_list(
         user=request.auth, filters={"position": position.pk, "period": period.key}
     ).exists()
-    with refusals():
-        submission = services.forecast_submit(
+    return _saved(
+        request,
+        existed,
+        selectors.submission_get,
+        lambda: services.forecast_submit(
             by=request.auth, position=position, period=period, note=payload.note, **figures
-        )
-    return Status(
-        200 if existed else 201, selectors.submission_get(user=request.auth, pk=submission.pk)
+        ),
     )
+
+
+def _adjustment_get(*, user: Any, pk: int) -> ForecastAdjustment:
+    return selectors.adjustments_list(user=user).get(pk=pk)
 
 
 @router.get(
@@ -568,28 +585,21 @@ def forecast_adjust(request: HttpRequest, payload: AdjustIn):
     position = _body_position(request, payload.position)
     period = _period(payload.period)
     author = rules.nearest_held_ancestor(request.auth, position)
-    existed = (
-        author is not None
-        and ForecastAdjustment.objects.filter(
-            position=position,
-            owner_position=author,
-            period_kind=period.kind,
-            period_start=period.start,
-            figure=payload.figure,
-        ).exists()
+    existed = author is not None and _exists(
+        ForecastAdjustment, period, position=position, owner_position=author, figure=payload.figure
     )
-    with refusals():
-        adjustment = services.forecast_adjust(
+    return _saved(
+        request,
+        existed,
+        _adjustment_get,
+        lambda: services.forecast_adjust(
             by=request.auth,
             position=position,
             period=period,
             figure=payload.figure,
             amount=payload.amount,
             note=payload.note,
-        )
-    return Status(
-        200 if existed else 201,
-        selectors.adjustments_list(user=request.auth).get(pk=adjustment.pk),
+        ),
     )
 
 
@@ -599,10 +609,13 @@ def forecast_adjust(request: HttpRequest, payload: AdjustIn):
     summary="Withdraw an adjustment you made",
 )
 def adjustment_remove(request: HttpRequest, adjustment_id: int):
-    adjustment = selectors.adjustments_list(user=request.auth).get(pk=adjustment_id)
-    with refusals():
-        services.forecast_adjustment_remove(by=request.auth, adjustment=adjustment)
-    return Status(204, None)
+    return _deleted(
+        request,
+        _adjustment_get,
+        services.forecast_adjustment_remove,
+        "adjustment",
+        adjustment_id,
+    )
 
 
 @router.get(

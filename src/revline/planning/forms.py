@@ -73,10 +73,6 @@ class PeriodField(forms.CharField):
             raise ValidationError(str(exc)) from None
 
 
-def _select(choices: Any) -> forms.Select:
-    return forms.Select(choices=choices)
-
-
 class PlanningForm(forms.Form):
     def __init__(
         self,

@@ -77,10 +77,26 @@ class _PeriodRow(Schema):
         return obj.period_key
 
 
+class _OwnedRow(_PeriodRow):
+    """A row whose ``position`` is its ``owner_position``."""
+
+    @staticmethod
+    def resolve_position(obj: Any) -> dict[str, Any] | None:
+        return position_ref(obj.owner_position)
+
+
+class _SetByRow(_PeriodRow):
+    """A quota, target or budget: ``set_by`` is who set it last."""
+
+    @staticmethod
+    def resolve_set_by(obj: Any) -> dict[str, Any] | None:
+        return person_ref(obj.set_by)
+
+
 # --- quotas ------------------------------------------------------------------------------------
 
 
-class QuotaOut(_PeriodRow):
+class QuotaOut(_OwnedRow, _SetByRow):
     id: int
     position: PositionRef
     opportunity_type: str = Field(..., description="Blank: every type.")
@@ -90,14 +106,6 @@ class QuotaOut(_PeriodRow):
     set_by: PersonRef | None
     updated_at: dt.datetime
     is_generated: bool
-
-    @staticmethod
-    def resolve_position(obj: Any) -> dict[str, Any] | None:
-        return position_ref(obj.owner_position)
-
-    @staticmethod
-    def resolve_set_by(obj: Any) -> dict[str, Any] | None:
-        return person_ref(obj.set_by)
 
 
 class QuotaIn(Schema):
@@ -179,7 +187,15 @@ def scope_ref(obj: Any) -> dict[str, Any]:
     return {"kind": obj.scope_kind, "id": obj.scope.pk, "name": obj.scope.name}
 
 
-class TargetOut(_PeriodRow):
+class _ScopedRow(_SetByRow):
+    """A target or budget: ``scope`` is its team or region."""
+
+    @staticmethod
+    def resolve_scope(obj: Any) -> dict[str, Any]:
+        return scope_ref(obj)
+
+
+class TargetOut(_ScopedRow):
     id: int
     scope: ScopeRef
     opportunity_type: str
@@ -189,14 +205,6 @@ class TargetOut(_PeriodRow):
     set_by: PersonRef | None
     updated_at: dt.datetime
     is_generated: bool
-
-    @staticmethod
-    def resolve_scope(obj: Any) -> dict[str, Any]:
-        return scope_ref(obj)
-
-    @staticmethod
-    def resolve_set_by(obj: Any) -> dict[str, Any] | None:
-        return person_ref(obj.set_by)
 
 
 class ScopedIn(Schema):
@@ -257,7 +265,7 @@ class TargetProgressOut(Schema):
     items: list[TargetProgressLine]
 
 
-class BudgetOut(_PeriodRow):
+class BudgetOut(_ScopedRow):
     id: int
     scope: ScopeRef
     category: str
@@ -268,14 +276,6 @@ class BudgetOut(_PeriodRow):
     set_by: PersonRef | None
     updated_at: dt.datetime
     is_generated: bool
-
-    @staticmethod
-    def resolve_scope(obj: Any) -> dict[str, Any]:
-        return scope_ref(obj)
-
-    @staticmethod
-    def resolve_set_by(obj: Any) -> dict[str, Any] | None:
-        return person_ref(obj.set_by)
 
 
 class BudgetIn(ScopedIn):
@@ -342,7 +342,7 @@ class Figures(Schema):
     pipeline: Decimal
 
 
-class SubmissionOut(_PeriodRow):
+class SubmissionOut(_OwnedRow):
     id: int
     position: PositionRef
     commit: Decimal
@@ -354,10 +354,6 @@ class SubmissionOut(_PeriodRow):
     submitted_by: PersonRef | None
     submitted_at: dt.datetime
     is_generated: bool
-
-    @staticmethod
-    def resolve_position(obj: Any) -> dict[str, Any] | None:
-        return position_ref(obj.owner_position)
 
     @staticmethod
     def resolve_prefill(obj: Any) -> dict[str, Any]:
@@ -493,7 +489,7 @@ class RollupOut(Schema):
     rollup: RollupNode
 
 
-class SnapshotOut(_PeriodRow):
+class SnapshotOut(_OwnedRow):
     id: int
     position: PositionRef
     week_start: dt.date
@@ -507,10 +503,6 @@ class SnapshotOut(_PeriodRow):
     submitted_pipeline: Decimal
     quota: Decimal | None
     submissions: int
-
-    @staticmethod
-    def resolve_position(obj: Any) -> dict[str, Any] | None:
-        return position_ref(obj.owner_position)
 
 
 RollupNode.model_rebuild()

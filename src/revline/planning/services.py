@@ -31,6 +31,7 @@ from revline.planning.models import (
     Quota,
     Target,
 )
+from revline.planning.models.periods import stored_period
 
 MAX_AMOUNT = Decimal("999999999999.99")
 
@@ -86,6 +87,62 @@ def _check_period(period: Any) -> Period:
     if not isinstance(period, Period):
         raise ValidationError({"period": "Choose a period."})
     return period
+
+
+def _actor(by: Any) -> Any:
+    """The user to keep as ``set_by`` / ``recorded_by``: none for an anonymous or system caller."""
+    return by if getattr(by, "pk", None) else None
+
+
+def _note(note: str | None, length: int = 255) -> str:
+    return (note or "").strip()[:length]
+
+
+def _locked_row(model: Any, period: Period, **keys: Any) -> Any:
+    """The row of ``model`` for ``period`` and ``keys``, locked for the write, or None."""
+    return (
+        model.objects.select_for_update()
+        .filter(period_kind=period.kind, period_start=period.start, **keys)
+        .first()
+    )
+
+
+def _plan_save(
+    model: Any,
+    *,
+    by: Any,
+    action: str,
+    period: Period,
+    keys: dict[str, Any],
+    values: dict[str, Any],
+    is_generated: bool,
+    first: dict[str, tuple[Any, Any]],
+) -> Any:
+    """Create or change the quota, target or budget of ``period`` named by ``keys``: a new row is
+    audited ``<action>.set`` with ``first``, a real change ``<action>.update`` with the diff; an
+    unchanged row is left as it is."""
+    row = _locked_row(model, period, **keys)
+    if row is None:
+        row = model(**keys, set_by=_actor(by), is_generated=is_generated, **values)
+        row.set_period(period)
+        row.save()
+        audit_event_record(actor=by, action=f"{action}.set", instance=row, changes=first)
+        return row
+    changes = diff_fields(row, values)
+    if changes:
+        row.set_by = _actor(by)
+        row.save()
+        audit_event_record(actor=by, action=f"{action}.update", instance=row, changes=changes)
+    return row
+
+
+def _delete_audited(*, by: Any, action: str, row: Any, changes: dict[str, Any]) -> None:
+    audit_event_record(actor=by, action=action, instance=row, changes=changes)
+    row.delete()
+
+
+def _period_gone(row: Any) -> dict[str, tuple[Any, Any]]:
+    return {"amount": (row.amount, None), "period": (row.period_key, None)}
 
 
 def _who(position: Position) -> str:
@@ -168,60 +225,31 @@ def quota_set(
     values = {
         "amount": _amount(amount, "amount"),
         "deal_count": _count(deal_count, "deal_count"),
-        "note": (note or "").strip()[:255],
+        "note": _note(note),
     }
     otype = _opportunity_type(opportunity_type)
-    quota = (
-        Quota.objects.select_for_update()
-        .filter(
-            owner_position=position,
-            period_kind=period.kind,
-            period_start=period.start,
-            opportunity_type=otype,
-        )
-        .first()
+    return _plan_save(
+        Quota,
+        by=by,
+        action="quota",
+        period=period,
+        keys={"owner_position": position, "opportunity_type": otype},
+        values=values,
+        is_generated=is_generated,
+        first={
+            "position": (None, _who(position)),
+            "period": (None, period.key),
+            "amount": (None, values["amount"]),
+            "deal_count": (None, values["deal_count"]),
+            "opportunity_type": (None, otype),
+        },
     )
-    if quota is None:
-        quota = Quota(
-            owner_position=position,
-            opportunity_type=otype,
-            set_by=by if getattr(by, "pk", None) else None,
-            is_generated=is_generated,
-            **values,
-        )
-        quota.set_period(period)
-        quota.save()
-        audit_event_record(
-            actor=by,
-            action="quota.set",
-            instance=quota,
-            changes={
-                "position": (None, _who(position)),
-                "period": (None, period.key),
-                "amount": (None, values["amount"]),
-                "deal_count": (None, values["deal_count"]),
-                "opportunity_type": (None, otype),
-            },
-        )
-        return quota
-    changes = diff_fields(quota, values)
-    if changes:
-        quota.set_by = by if getattr(by, "pk", None) else None
-        quota.save()
-        audit_event_record(actor=by, action="quota.update", instance=quota, changes=changes)
-    return quota
 
 
 @transaction.atomic
 def quota_delete(*, by: Any, quota: Quota) -> None:
     _require_quota_setter(by, quota.owner_position)
-    audit_event_record(
-        actor=by,
-        action="quota.delete",
-        instance=quota,
-        changes={"amount": (quota.amount, None), "period": (quota.period_key, None)},
-    )
-    quota.delete()
+    _delete_audited(by=by, action="quota.delete", row=quota, changes=_period_gone(quota))
 
 
 # --- targets and budgets -----------------------------------------------------------------------
@@ -246,15 +274,6 @@ def _require_planner(by: Any, team: Team | None, region: Region | None) -> None:
         )
 
 
-def _scoped_row(
-    model: Any, *, team: Team | None, region: Region | None, period: Period, **keys: Any
-):
-    qs = model.objects.select_for_update().filter(
-        period_kind=period.kind, period_start=period.start, **keys
-    )
-    return (qs.filter(team=team) if team else qs.filter(region=region)).first()
-
-
 @transaction.atomic
 def target_set(
     *,
@@ -276,50 +295,29 @@ def target_set(
     values = {
         "amount": _amount(amount, "amount"),
         "deal_count": _count(deal_count, "deal_count"),
-        "note": (note or "").strip()[:255],
+        "note": _note(note),
     }
-    target = _scoped_row(Target, team=team, region=region, period=period, opportunity_type=otype)
-    if target is None:
-        target = Target(
-            team=team,
-            region=region,
-            opportunity_type=otype,
-            set_by=by if getattr(by, "pk", None) else None,
-            is_generated=is_generated,
-            **values,
-        )
-        target.set_period(period)
-        target.save()
-        audit_event_record(
-            actor=by,
-            action="target.set",
-            instance=target,
-            changes={
-                "scope": (None, str(target.scope)),
-                "period": (None, period.key),
-                "amount": (None, values["amount"]),
-                "opportunity_type": (None, otype),
-            },
-        )
-        return target
-    changes = diff_fields(target, values)
-    if changes:
-        target.set_by = by if getattr(by, "pk", None) else None
-        target.save()
-        audit_event_record(actor=by, action="target.update", instance=target, changes=changes)
-    return target
+    return _plan_save(
+        Target,
+        by=by,
+        action="target",
+        period=period,
+        keys={"team": team, "region": region, "opportunity_type": otype},
+        values=values,
+        is_generated=is_generated,
+        first={
+            "scope": (None, str(team or region)),
+            "period": (None, period.key),
+            "amount": (None, values["amount"]),
+            "opportunity_type": (None, otype),
+        },
+    )
 
 
 @transaction.atomic
 def target_delete(*, by: Any, target: Target) -> None:
     _require_planner(by, target.team, target.region)
-    audit_event_record(
-        actor=by,
-        action="target.delete",
-        instance=target,
-        changes={"amount": (target.amount, None), "period": (target.period_key, None)},
-    )
-    target.delete()
+    _delete_audited(by=by, action="target.delete", row=target, changes=_period_gone(target))
 
 
 @transaction.atomic
@@ -340,37 +338,22 @@ def budget_set(
     period = _check_period(period)
     if category not in BudgetCategory.values:
         raise ValidationError({"category": f"Unknown budget category {category!r}."})
-    values = {"amount": _amount(amount, "amount"), "note": (note or "").strip()[:255]}
-    budget = _scoped_row(Budget, team=team, region=region, period=period, category=category)
-    if budget is None:
-        budget = Budget(
-            team=team,
-            region=region,
-            category=category,
-            set_by=by if getattr(by, "pk", None) else None,
-            is_generated=is_generated,
-            **values,
-        )
-        budget.set_period(period)
-        budget.save()
-        audit_event_record(
-            actor=by,
-            action="budget.set",
-            instance=budget,
-            changes={
-                "scope": (None, str(budget.scope)),
-                "period": (None, period.key),
-                "category": (None, category),
-                "amount": (None, values["amount"]),
-            },
-        )
-        return budget
-    changes = diff_fields(budget, values)
-    if changes:
-        budget.set_by = by if getattr(by, "pk", None) else None
-        budget.save()
-        audit_event_record(actor=by, action="budget.update", instance=budget, changes=changes)
-    return budget
+    values = {"amount": _amount(amount, "amount"), "note": _note(note)}
+    return _plan_save(
+        Budget,
+        by=by,
+        action="budget",
+        period=period,
+        keys={"team": team, "region": region, "category": category},
+        values=values,
+        is_generated=is_generated,
+        first={
+            "scope": (None, str(team or region)),
+            "period": (None, period.key),
+            "category": (None, category),
+            "amount": (None, values["amount"]),
+        },
+    )
 
 
 @transaction.atomic
@@ -379,13 +362,7 @@ def budget_delete(*, by: Any, budget: Budget) -> None:
     _require_planner(by, budget.team, budget.region)
     if BudgetSpend.objects.filter(budget=budget).exists():
         raise ValidationError("Spend is recorded against this budget: remove the spend first.")
-    audit_event_record(
-        actor=by,
-        action="budget.delete",
-        instance=budget,
-        changes={"amount": (budget.amount, None), "period": (budget.period_key, None)},
-    )
-    budget.delete()
+    _delete_audited(by=by, action="budget.delete", row=budget, changes=_period_gone(budget))
 
 
 def _require_spender(by: Any, budget: Budget) -> None:
@@ -423,9 +400,9 @@ def spend_record(
         budget=budget,
         amount=value,
         spent_on=spent_on,
-        note=(note or "").strip()[:255],
+        note=_note(note),
         campaign=campaign,
-        recorded_by=by if getattr(by, "pk", None) else None,
+        recorded_by=_actor(by),
         is_generated=is_generated,
     )
     audit_event_record(
@@ -445,13 +422,12 @@ def spend_record(
 @transaction.atomic
 def spend_delete(*, by: Any, spend: BudgetSpend) -> None:
     _require_spender(by, spend.budget)
-    audit_event_record(
-        actor=by,
+    _delete_audited(
+        by=by,
         action="spend.delete",
-        instance=spend,
+        row=spend,
         changes={"amount": (spend.amount, None), "spent_on": (spend.spent_on, None)},
     )
-    spend.delete()
 
 
 # --- submitted forecasts -----------------------------------------------------------------------
@@ -491,7 +467,7 @@ def forecast_submit(
         "commit": _amount(commit, "commit"),
         "best_case": _amount(best_case, "best_case"),
         "pipeline": _amount(pipeline, "pipeline"),
-        "note": (note or "").strip()[:500],
+        "note": _note(note, 500),
     }
     prefill = selectors.forecast_prefill(position=position, period=period)
     values.update(
@@ -502,11 +478,7 @@ def forecast_submit(
         submitted_by=by,
         submitted_at=at or timezone.now(),
     )
-    submission = (
-        ForecastSubmission.objects.select_for_update()
-        .filter(owner_position=position, period_kind=period.kind, period_start=period.start)
-        .first()
-    )
+    submission = _locked_row(ForecastSubmission, period, owner_position=position)
     if submission is None:
         submission = ForecastSubmission(
             owner_position=position, is_generated=is_generated, **values
@@ -563,20 +535,12 @@ def forecast_adjust(
     node = selectors.forecast_rollup(user=by, period=period, position=author)
     before = _find(node, position.pk)
     previous = before.effective[figure] if before is not None else Decimal("0")
-    adjustment = (
-        ForecastAdjustment.objects.select_for_update()
-        .filter(
-            position=position,
-            owner_position=author,
-            period_kind=period.kind,
-            period_start=period.start,
-            figure=figure,
-        )
-        .first()
+    adjustment = _locked_row(
+        ForecastAdjustment, period, position=position, owner_position=author, figure=figure
     )
     values = {
         "amount": value,
-        "note": (note or "").strip()[:500],
+        "note": _note(note, 500),
         "adjusted_by": by,
         "adjusted_at": at or timezone.now(),
     }
@@ -629,13 +593,12 @@ def forecast_adjustment_remove(*, by: Any, adjustment: ForecastAdjustment) -> No
         raise PlanningPermissionDenied(
             "Only the manager who made an adjustment withdraws it.", reason="not_above"
         )
-    audit_event_record(
-        actor=by,
+    _delete_audited(
+        by=by,
         action="forecast.adjustment_remove",
-        instance=adjustment,
+        row=adjustment,
         changes={adjustment.figure: (adjustment.amount, None)},
     )
-    adjustment.delete()
 
 
 # --- weekly snapshots --------------------------------------------------------------------------
@@ -669,10 +632,7 @@ def forecast_snapshots_take(
             .values_list("period_kind", "period_start", "period_end", "period_key")
             .distinct()
         )
-        periods = []
-        for kind, start, end, key in keys:
-            number = int(key[6:]) if len(key) > 4 else 1
-            periods.append(Period(start, end, kind, int(key[:4]), number))  # type: ignore[arg-type]
+        periods = [stored_period(*row) for row in keys]
     written = 0
     now = timezone.now()
     for period in periods:

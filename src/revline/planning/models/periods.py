@@ -1,7 +1,15 @@
+import datetime as dt
+
 from django.db import models
 
 from revline.planning.calendar import Period
 from revline.planning.choices import PeriodKind
+
+
+def stored_period(kind: str, start: dt.date, end: dt.date, key: str) -> Period:
+    """The ``Period`` a row's stored fields name (``2027``, ``2027-Q2``, ``2027-M05``)."""
+    number = int(key[6:]) if len(key) > 4 else 1
+    return Period(start, end, kind, int(key[:4]), number)  # type: ignore[arg-type]
 
 
 class PeriodFields(models.Model):
@@ -22,15 +30,7 @@ class PeriodFields(models.Model):
 
     @property
     def period(self) -> Period:
-        key = self.period_key
-        number = int(key[6:]) if len(key) > 4 else 1
-        return Period(
-            self.period_start,
-            self.period_end,
-            self.period_kind,
-            int(key[:4]),
-            number,  # type: ignore[arg-type]
-        )
+        return stored_period(self.period_kind, self.period_start, self.period_end, self.period_key)
 
     def set_period(self, period: Period) -> None:
         self.period_kind = period.kind

@@ -1,14 +1,13 @@
-from django.conf import settings
 from django.db import models
 
 from revline.core.models import TimeStampedModel
 from revline.org.choices import Domain
 from revline.org.models import OrgScopedModel
-from revline.pipeline.choices import OpportunityType
 from revline.planning.models.periods import PeriodFields
+from revline.planning.models.plans import BookingsPlanFields
 
 
-class Quota(OrgScopedModel, TimeStampedModel, PeriodFields):
+class Quota(OrgScopedModel, TimeStampedModel, PeriodFields, BookingsPlanFields):
     """What a position is asked to book in a period: an amount, optionally a number of deals, for
     every opportunity type (``opportunity_type`` blank) or for one.
 
@@ -18,17 +17,6 @@ class Quota(OrgScopedModel, TimeStampedModel, PeriodFields):
     """
 
     visibility_domain = Domain.REVENUE
-
-    opportunity_type = models.CharField(
-        max_length=20, choices=OpportunityType.choices, blank=True, default=""
-    )
-    amount = models.DecimalField(max_digits=14, decimal_places=2)
-    deal_count = models.PositiveIntegerField(null=True, blank=True)
-    note = models.CharField(max_length=255, blank=True)
-    set_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    is_generated = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["period_start", "owner_position_id", "opportunity_type", "id"]

@@ -2,13 +2,30 @@ from django.conf import settings
 from django.db import models
 
 from revline.core.models import TimeStampedModel
-from revline.pipeline.choices import OpportunityType
 from revline.planning.choices import BudgetCategory
 from revline.planning.models.periods import PeriodFields
+from revline.planning.models.plans import BookingsPlanFields, PlanFields
 
 ONE_SCOPE = models.Q(team__isnull=False, region__isnull=True) | models.Q(
     team__isnull=True, region__isnull=False
 )
+
+
+def scoped_constraints(name: str, key: str) -> list[models.BaseConstraint]:
+    """The constraints of a target or a budget (``name``): exactly one scope, an amount not below
+    zero, one row per team (or region), period and ``key``."""
+    return [
+        models.CheckConstraint(condition=ONE_SCOPE, name=f"planning_{name}_one_scope"),
+        models.CheckConstraint(condition=models.Q(amount__gte=0), name=f"planning_{name}_amount"),
+        *(
+            models.UniqueConstraint(
+                fields=[scope, "period_kind", "period_start", key],
+                condition=models.Q(**{f"{scope}__isnull": False}),
+                name=f"planning_{name}_{scope}_unique",
+            )
+            for scope in ("team", "region")
+        ),
+    ]
 
 
 class ScopedToTeamOrRegion(models.Model):
@@ -37,73 +54,26 @@ class ScopedToTeamOrRegion(models.Model):
         return "team" if self.team_id else "region"
 
 
-class Target(ScopedToTeamOrRegion, TimeStampedModel, PeriodFields):
+class Target(ScopedToTeamOrRegion, TimeStampedModel, PeriodFields, BookingsPlanFields):
     """A bookings target a VP, the CSO or the CRO sets for a team or a region in a period."""
-
-    opportunity_type = models.CharField(
-        max_length=20, choices=OpportunityType.choices, blank=True, default=""
-    )
-    amount = models.DecimalField(max_digits=14, decimal_places=2)
-    deal_count = models.PositiveIntegerField(null=True, blank=True)
-    note = models.CharField(max_length=255, blank=True)
-    set_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    is_generated = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["period_start", "region_id", "team_id", "opportunity_type", "id"]
-        constraints = [
-            models.CheckConstraint(condition=ONE_SCOPE, name="planning_target_one_scope"),
-            models.CheckConstraint(
-                condition=models.Q(amount__gte=0), name="planning_target_amount"
-            ),
-            models.UniqueConstraint(
-                fields=["team", "period_kind", "period_start", "opportunity_type"],
-                condition=models.Q(team__isnull=False),
-                name="planning_target_team_unique",
-            ),
-            models.UniqueConstraint(
-                fields=["region", "period_kind", "period_start", "opportunity_type"],
-                condition=models.Q(region__isnull=False),
-                name="planning_target_region_unique",
-            ),
-        ]
+        constraints = scoped_constraints("target", "opportunity_type")
 
     def __str__(self) -> str:
         return f"Target {self.period_key} for {self.scope}"
 
 
-class Budget(ScopedToTeamOrRegion, TimeStampedModel, PeriodFields):
+class Budget(ScopedToTeamOrRegion, TimeStampedModel, PeriodFields, PlanFields):
     """Money a team or region may spend in a period on one category; spend is recorded against
     it (``BudgetSpend``)."""
 
     category = models.CharField(max_length=20, choices=BudgetCategory.choices)
-    amount = models.DecimalField(max_digits=14, decimal_places=2)
-    note = models.CharField(max_length=255, blank=True)
-    set_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    is_generated = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["period_start", "region_id", "team_id", "category", "id"]
-        constraints = [
-            models.CheckConstraint(condition=ONE_SCOPE, name="planning_budget_one_scope"),
-            models.CheckConstraint(
-                condition=models.Q(amount__gte=0), name="planning_budget_amount"
-            ),
-            models.UniqueConstraint(
-                fields=["team", "period_kind", "period_start", "category"],
-                condition=models.Q(team__isnull=False),
-                name="planning_budget_team_unique",
-            ),
-            models.UniqueConstraint(
-                fields=["region", "period_kind", "period_start", "category"],
-                condition=models.Q(region__isnull=False),
-                name="planning_budget_region_unique",
-            ),
-        ]
+        constraints = scoped_constraints("budget", "category")
 
     def __str__(self) -> str:
         return f"{self.get_category_display()} budget {self.period_key} for {self.scope}"

@@ -11,12 +11,13 @@ works without JavaScript; the period picker and the boards use htmx when it is t
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -37,14 +38,7 @@ from revline.planning.forms import (
     TargetForm,
     period_choices,
 )
-from revline.planning.models import (
-    Budget,
-    BudgetSpend,
-    FiscalCalendar,
-    ForecastAdjustment,
-    Quota,
-    Target,
-)
+from revline.planning.models import Budget, FiscalCalendar, Quota, Target
 from revline.web.htmx import htmx_render
 from revline.web.views.pipeline_common import safe_next
 
@@ -118,6 +112,37 @@ def _service_error(form: Any, error: ValidationError) -> None:
         form.add_error(None, error.messages)
 
 
+def _submit(form: Any, write: Callable[[dict[str, Any]], Any]) -> Any:
+    """Run ``write`` (one service call) with the form's cleaned data. Returns what it wrote, or
+    None when the form is invalid or the service refused the input (its ValidationError is then
+    on the form)."""
+    if not form.is_valid():
+        return None
+    try:
+        return write(form.cleaned_data)
+    except ValidationError as error:
+        _service_error(form, error)
+        return None
+
+
+def _get_or_404(get: Callable[..., Any], request: HttpRequest, pk: int, what: str) -> Any:
+    """One record through its selector (the user's view): 404 when it is outside it."""
+    try:
+        return get(user=request.user, pk=pk)
+    except ObjectDoesNotExist:
+        raise Http404(f"No such {what}.") from None
+
+
+def _otype(request: HttpRequest) -> str:
+    """The page's ``?type=`` (an opportunity type), blank for every type."""
+    otype = request.GET.get("type", "")
+    return otype if otype in OpportunityType.values else ""
+
+
+def _who(position: Position) -> str:
+    return position.holder.get_full_name() if position.holder_id else position.title
+
+
 def _tabs(request: HttpRequest) -> list[tuple[str, str, str]]:
     tabs = [
         ("quotas", "Quotas", reverse("web:planning_quotas")),
@@ -137,6 +162,16 @@ def _page(request: HttpRequest, tab: str, context: dict[str, Any]) -> dict[str, 
 # --- quotas -----------------------------------------------------------------------------------
 
 
+def _settable_positions(user: Any) -> list[Position]:
+    """The held positions below the user's (the quota form's choices)."""
+    return list(
+        rules.quota_settable_positions(user)
+        .filter(holder__isnull=False)
+        .select_related("holder")
+        .order_by("title", "id")[:500]
+    )
+
+
 def _quota_context(
     request: HttpRequest, period: Period, position: Position | None, otype: str, form=None
 ) -> dict[str, Any]:
@@ -146,12 +181,7 @@ def _quota_context(
         )
     except selectors.PlanningNotFound:
         board = None
-    settable = list(
-        rules.quota_settable_positions(request.user)
-        .filter(holder__isnull=False)
-        .select_related("holder")
-        .order_by("title", "id")[:500]
-    )
+    settable = _settable_positions(request.user)
     if form is None and settable:
         form = QuotaForm(
             initial={"period": period.key, "opportunity_type": otype},
@@ -188,12 +218,7 @@ def _quota_context(
 def quotas(request: HttpRequest) -> HttpResponse:
     """The quota board: a position's quota (its own and its reports' sum), attainment and pace,
     one line per report; a form to set the quotas of the positions below the user."""
-    period = _period(request)
-    position = _position_param(request)
-    otype = request.GET.get("type", "")
-    if otype not in OpportunityType.values:
-        otype = ""
-    context = _quota_context(request, period, position, otype)
+    context = _quota_context(request, _period(request), _position_param(request), _otype(request))
     return htmx_render(
         request, "web/planning/quotas.html", "web/planning/_quota_board.html", context
     )
@@ -205,33 +230,26 @@ def quota_set(request: HttpRequest) -> HttpResponse:
     """Set a quota (the board's form). 404 for a position the user does not see; 403 for one
     they see but that is not below them."""
     position = _position_post(request)
-    settable = list(
-        rules.quota_settable_positions(request.user)
-        .filter(holder__isnull=False)
-        .select_related("holder")
-        .order_by("title", "id")[:500]
+    form = QuotaForm(request.POST, positions=_settable_positions(request.user), today=_today())
+    quota = _submit(
+        form,
+        lambda data: services.quota_set(
+            by=request.user,
+            position=position,
+            period=data["period"],
+            amount=data["amount"],
+            deal_count=data["deal_count"],
+            opportunity_type=data["opportunity_type"] or "",
+            note=data["note"],
+        ),
     )
-    form = QuotaForm(request.POST, positions=settable, today=_today())
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            quota = services.quota_set(
-                by=request.user,
-                position=position,
-                period=data["period"],
-                amount=data["amount"],
-                deal_count=data["deal_count"],
-                opportunity_type=data["opportunity_type"] or "",
-                note=data["note"],
-            )
-        except ValidationError as error:
-            _service_error(form, error)
-        else:
-            who = position.holder.get_full_name() if position.holder_id else position.title
-            messages.success(
-                request, f"Quota for {who}, {quota.period.label}: {quota.amount:,.2f}."
-            )
-            return redirect(safe_next(request, _url("planning_quotas", period=data["period"].key)))
+    if quota is not None:
+        messages.success(
+            request, f"Quota for {_who(position)}, {quota.period.label}: {quota.amount:,.2f}."
+        )
+        return redirect(
+            safe_next(request, _url("planning_quotas", period=form.cleaned_data["period"].key))
+        )
     period = form.cleaned_data.get("period") or _period(request)
     context = _quota_context(request, period, None, "", form=form)
     return render(request, "web/planning/quotas.html", context, status=422)
@@ -240,10 +258,7 @@ def quota_set(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def quota_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    try:
-        quota = selectors.quota_get(user=request.user, pk=pk)
-    except Quota.DoesNotExist:
-        raise Http404("No such quota.") from None
+    quota: Quota = _get_or_404(selectors.quota_get, request, pk, "quota")
     key = quota.period_key
     services.quota_delete(by=request.user, quota=quota)
     messages.success(request, "Quota removed.")
@@ -281,6 +296,11 @@ def _scope_object(
     return None, region
 
 
+def _scope_kwargs(request: HttpRequest, value: tuple[str, int]) -> dict[str, Any]:
+    team, region = _scope_object(request, value)
+    return {"team": team, "region": region}
+
+
 def _targets_context(request: HttpRequest, period: Period, otype: str, form=None) -> dict[str, Any]:
     regions, teams = _scope_lists(request.user)
     if form is None and (regions or teams):
@@ -309,11 +329,7 @@ def _targets_context(request: HttpRequest, period: Period, otype: str, form=None
 def targets(request: HttpRequest) -> HttpResponse:
     """Target vs actual per region and team (with budget vs spend), and the form to set a
     target for the teams and regions the user plans for."""
-    period = _period(request)
-    otype = request.GET.get("type", "")
-    if otype not in OpportunityType.values:
-        otype = ""
-    context = _targets_context(request, period, otype)
+    context = _targets_context(request, _period(request), _otype(request))
     return htmx_render(
         request, "web/planning/targets.html", "web/planning/_target_board.html", context
     )
@@ -324,28 +340,25 @@ def targets(request: HttpRequest) -> HttpResponse:
 def target_set(request: HttpRequest) -> HttpResponse:
     regions, teams = _scope_lists(request.user)
     form = TargetForm(request.POST, regions=regions, teams=teams, today=_today())
-    if form.is_valid():
-        data = form.cleaned_data
-        team, region = _scope_object(request, data["scope"])
-        try:
-            target = services.target_set(
-                by=request.user,
-                period=data["period"],
-                amount=data["amount"],
-                team=team,
-                region=region,
-                opportunity_type=data["opportunity_type"] or "",
-                deal_count=data["deal_count"],
-                note=data["note"],
-            )
-        except ValidationError as error:
-            _service_error(form, error)
-        else:
-            messages.success(
-                request,
-                f"Target for {target.scope}, {target.period.label}: {target.amount:,.2f}.",
-            )
-            return redirect(safe_next(request, _url("planning_targets", period=data["period"].key)))
+    target = _submit(
+        form,
+        lambda data: services.target_set(
+            by=request.user,
+            period=data["period"],
+            amount=data["amount"],
+            **_scope_kwargs(request, data["scope"]),
+            opportunity_type=data["opportunity_type"] or "",
+            deal_count=data["deal_count"],
+            note=data["note"],
+        ),
+    )
+    if target is not None:
+        messages.success(
+            request, f"Target for {target.scope}, {target.period.label}: {target.amount:,.2f}."
+        )
+        return redirect(
+            safe_next(request, _url("planning_targets", period=form.cleaned_data["period"].key))
+        )
     period = form.cleaned_data.get("period") or _period(request)
     return render(
         request,
@@ -358,10 +371,7 @@ def target_set(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def target_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    try:
-        target = selectors.target_get(user=request.user, pk=pk)
-    except Target.DoesNotExist:
-        raise Http404("No such target.") from None
+    target: Target = _get_or_404(selectors.target_get, request, pk, "target")
     key = target.period_key
     services.target_delete(by=request.user, target=target)
     messages.success(request, "Target removed.")
@@ -411,28 +421,26 @@ def budgets(request: HttpRequest) -> HttpResponse:
 def budget_set(request: HttpRequest) -> HttpResponse:
     regions, teams = _scope_lists(request.user)
     form = BudgetForm(request.POST, regions=regions, teams=teams, today=_today())
-    if form.is_valid():
-        data = form.cleaned_data
-        team, region = _scope_object(request, data["scope"])
-        try:
-            budget = services.budget_set(
-                by=request.user,
-                period=data["period"],
-                category=data["category"],
-                amount=data["amount"],
-                team=team,
-                region=region,
-                note=data["note"],
-            )
-        except ValidationError as error:
-            _service_error(form, error)
-        else:
-            messages.success(
-                request,
-                f"{budget.get_category_display()} budget for {budget.scope}, "
-                f"{budget.period.label}: {budget.amount:,.2f}.",
-            )
-            return redirect(safe_next(request, _url("planning_budgets", period=data["period"].key)))
+    budget = _submit(
+        form,
+        lambda data: services.budget_set(
+            by=request.user,
+            period=data["period"],
+            category=data["category"],
+            amount=data["amount"],
+            **_scope_kwargs(request, data["scope"]),
+            note=data["note"],
+        ),
+    )
+    if budget is not None:
+        messages.success(
+            request,
+            f"{budget.get_category_display()} budget for {budget.scope}, "
+            f"{budget.period.label}: {budget.amount:,.2f}.",
+        )
+        return redirect(
+            safe_next(request, _url("planning_budgets", period=form.cleaned_data["period"].key))
+        )
     period = form.cleaned_data.get("period") or _period(request)
     return render(
         request, "web/planning/budgets.html", _budgets_context(request, period, form), status=422
@@ -440,10 +448,7 @@ def budget_set(request: HttpRequest) -> HttpResponse:
 
 
 def _budget_or_404(request: HttpRequest, pk: int) -> Budget:
-    try:
-        return selectors.budget_get(user=request.user, pk=pk)
-    except Budget.DoesNotExist:
-        raise Http404("No such budget.") from None
+    return _get_or_404(selectors.budget_get, request, pk, "budget")
 
 
 def _campaigns(user: Any) -> list[Campaign]:
@@ -486,30 +491,27 @@ def budget_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def spend_record(request: HttpRequest, pk: int) -> HttpResponse:
     budget = _budget_or_404(request, pk)
-    campaigns = _campaigns(request.user)
-    form = SpendForm(request.POST, campaigns=campaigns)
-    if form.is_valid():
-        data = form.cleaned_data
+    form = SpendForm(request.POST, campaigns=_campaigns(request.user))
+
+    def record(data: dict[str, Any]) -> Any:
         campaign = None
         if data["campaign"]:
             campaign = Campaign.objects.visible_to(request.user).filter(pk=data["campaign"]).first()
             if campaign is None:
-                form.add_error("campaign", "Unknown campaign.")
-        if not form.errors:
-            try:
-                services.spend_record(
-                    by=request.user,
-                    budget=budget,
-                    amount=data["amount"],
-                    spent_on=data["spent_on"],
-                    note=data["note"],
-                    campaign=campaign,
-                )
-            except ValidationError as error:
-                _service_error(form, error)
-            else:
-                messages.success(request, f"Spend of {data['amount']:,.2f} recorded.")
-                return redirect("web:planning_budget", pk=budget.pk)
+                raise ValidationError({"campaign": "Unknown campaign."})
+        return services.spend_record(
+            by=request.user,
+            budget=budget,
+            amount=data["amount"],
+            spent_on=data["spent_on"],
+            note=data["note"],
+            campaign=campaign,
+        )
+
+    spend = _submit(form, record)
+    if spend is not None:
+        messages.success(request, f"Spend of {form.cleaned_data['amount']:,.2f} recorded.")
+        return redirect("web:planning_budget", pk=budget.pk)
     return _budget_page(request, budget, form, status=422)
 
 
@@ -529,10 +531,7 @@ def budget_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def spend_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    try:
-        spend = selectors.spend_get(user=request.user, pk=pk)
-    except BudgetSpend.DoesNotExist:
-        raise Http404("No such spend entry.") from None
+    spend = _get_or_404(selectors.spend_get, request, pk, "spend entry")
     services.spend_delete(by=request.user, spend=spend)
     messages.success(request, "Spend entry removed.")
     return redirect("web:planning_budget", pk=spend.budget_id)
@@ -636,23 +635,21 @@ def forecast_submit(request: HttpRequest) -> HttpResponse:
     period = _period(request)
     position = _position_post(request)
     form = ForecastForm(request.POST)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            services.forecast_submit(
-                by=request.user,
-                position=position,
-                period=period,
-                commit=data["commit"],
-                best_case=data["best_case"],
-                pipeline=data["pipeline"],
-                note=data["note"],
-            )
-        except ValidationError as error:
-            _service_error(form, error)
-        else:
-            messages.success(request, f"Forecast for {period.label} submitted.")
-            return redirect(_url("planning_forecast", period=period.key, position=position.pk))
+    submitted = _submit(
+        form,
+        lambda data: services.forecast_submit(
+            by=request.user,
+            position=position,
+            period=period,
+            commit=data["commit"],
+            best_case=data["best_case"],
+            pipeline=data["pipeline"],
+            note=data["note"],
+        ),
+    )
+    if submitted is not None:
+        messages.success(request, f"Forecast for {period.label} submitted.")
+        return redirect(_url("planning_forecast", period=period.key, position=position.pk))
     context = _forecast_context(request, period, position, form=form)
     return render(request, "web/planning/forecast.html", context, status=422)
 
@@ -663,23 +660,21 @@ def forecast_adjust(request: HttpRequest) -> HttpResponse:
     period = _period(request)
     position = _position_post(request)
     form = AdjustForm(request.POST)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            services.forecast_adjust(
-                by=request.user,
-                position=position,
-                period=period,
-                figure=data["figure"],
-                amount=data["amount"],
-                note=data["note"],
-            )
-        except ValidationError as error:
-            _service_error(form, error)
-        else:
-            who = position.holder.get_full_name() if position.holder_id else position.title
-            messages.success(request, f"Adjusted {who}'s {data['figure'].replace('_', ' ')}.")
-            return redirect(safe_next(request, _url("planning_forecast", period=period.key)))
+    adjustment = _submit(
+        form,
+        lambda data: services.forecast_adjust(
+            by=request.user,
+            position=position,
+            period=period,
+            figure=data["figure"],
+            amount=data["amount"],
+            note=data["note"],
+        ),
+    )
+    if adjustment is not None:
+        figure = form.cleaned_data["figure"].replace("_", " ")
+        messages.success(request, f"Adjusted {_who(position)}'s {figure}.")
+        return redirect(safe_next(request, _url("planning_forecast", period=period.key)))
     context = _forecast_context(request, period, None, adjust_form=form)
     return render(request, "web/planning/forecast.html", context, status=422)
 
@@ -706,18 +701,17 @@ def calendar(request: HttpRequest) -> HttpResponse:
     current = FiscalCalendar.objects.filter(pk=1).first()
     if request.method == "POST":
         form = CalendarForm(request.POST)
-        if form.is_valid():
-            try:
-                services.fiscal_calendar_set(
-                    by=request.user,
-                    start_month=form.cleaned_data["start_month"],
-                    year_named_by_end=form.cleaned_data["year_named_by_end"],
-                )
-            except ValidationError as error:
-                _service_error(form, error)
-            else:
-                messages.success(request, "Fiscal calendar saved.")
-                return redirect("web:planning_calendar")
+        saved = _submit(
+            form,
+            lambda data: services.fiscal_calendar_set(
+                by=request.user,
+                start_month=data["start_month"],
+                year_named_by_end=data["year_named_by_end"],
+            ),
+        )
+        if saved is not None:
+            messages.success(request, "Fiscal calendar saved.")
+            return redirect("web:planning_calendar")
     else:
         form = CalendarForm(
             initial={
@@ -739,7 +733,6 @@ def calendar(request: HttpRequest) -> HttpResponse:
                 "quotas": Quota.objects.count(),
                 "targets": Target.objects.count(),
                 "budgets": Budget.objects.count(),
-                "adjustments": ForecastAdjustment.objects.count(),
             },
         },
     )
