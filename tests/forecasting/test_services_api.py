@@ -105,11 +105,12 @@ def test_api_predicted_shape(history):
     assert_error(api.get("/forecasting/predicted", {"limit": 5000}), 422, "validation_error")
 
 
-def test_api_queues_runs_and_backtests(history, settings):
+def test_api_queues_runs_and_backtests(history, settings, django_capture_on_commit_callbacks):
     settings.TASKS = IMMEDIATE
     org = history["org"]
     cro = ApiClient(token_for(org["cro"].holder))
-    r = cro.post("/forecasting/runs", {"period": "2025-Q2", "as_of": "2025-04-01"})
+    with django_capture_on_commit_callbacks(execute=True):  # queued once the request commits
+        r = cro.post("/forecasting/runs", {"period": "2025-Q2", "as_of": "2025-04-01"})
     assert r.status_code == 202, r.content
     assert r.json()["status"] == "queued" and r.json()["period"] == "2025-Q2"
     run = ForecastRun.objects.get()
@@ -150,11 +151,12 @@ def test_api_backtest_shape(sales_org):
     assert BacktestRun.objects.count() == 1
 
 
-def test_web_refresh_queues_a_run(history, settings):
+def test_web_refresh_queues_a_run(history, settings, django_capture_on_commit_callbacks):
     settings.TASKS = IMMEDIATE
     c = Client()
     c.force_login(history["org"]["cro"].holder)
-    r = c.post(reverse("web:forecasting_refresh"), {"period": "2025-Q2", "as_of": "2025-04-01"})
+    with django_capture_on_commit_callbacks(execute=True):  # queued once the request commits
+        r = c.post(reverse("web:forecasting_refresh"), {"period": "2025-Q2", "as_of": "2025-04-01"})
     assert r.status_code == 302
     run = ForecastRun.objects.get()
     assert run.status == "done"

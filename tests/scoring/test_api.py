@@ -33,7 +33,10 @@ def test_lead_score_and_overrides_follow_visibility(org, world):
     assert body["lead"] == mine and 0 <= body["score"] <= 100 and body["tier"] in "ABCD"
     assert body["kind"] == "lightgbm" and body["model_version"] == 1
     assert body["factors"]["positive"] or body["factors"]["negative"]
-    assert body["summary"].startswith(f"Score {body['score']}/100")
+    # the lead page's words (one phrasing: ``LeadScoreView.sentence``)
+    assert body["summary"].startswith(
+        f"Scored {body['score']}/100 (tier {body['tier']}) by model v1"
+    )
     exact = ae1.get(f"/scoring/leads/{mine}", {"exact": "true"}).json()
     assert exact["exact"] is True
     assert_error(ae1.get(f"/scoring/leads/{theirs}"), 404, "not_found")
@@ -81,7 +84,9 @@ def test_reports_and_export_cover_the_callers_leads(org, world):
     assert cso.get("/scoring/models").json()[0]["metrics"]["auc"] > 0.5
 
 
-def test_training_and_rules_are_for_revops(org, world, settings):
+def test_training_and_rules_are_for_revops(
+    org, world, settings, django_capture_on_commit_callbacks
+):
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
     assert_error(client(org["ae1"]).post("/scoring/train", {"source": "api"}), 403, "forbidden")
     revops = client(org["revops"])
@@ -91,7 +96,8 @@ def test_training_and_rules_are_for_revops(org, world, settings):
     assert ScoringModel.objects.get(source_name="api", version=2).excluded_fields == [
         "segment_code"
     ]
-    r = revops.post("/scoring/train", {"source": "api"})
+    with django_capture_on_commit_callbacks(execute=True):  # the job is queued on commit
+        r = revops.post("/scoring/train", {"source": "api"})
     assert r.status_code == 202 and r.json()["queued"] is True
     assert ScoringModel.objects.filter(source_name="api", version=3).exists()  # ran at once
 
@@ -105,7 +111,8 @@ def test_training_and_rules_are_for_revops(org, world, settings):
     assert_error(revops.put(f"/scoring/icp-rules/{pk}", bad), 422, "validation_error")
     assert revops.put(f"/scoring/icp-rules/{pk}", {**rule, "weight": 50}).json()["weight"] == 50
     assert client(org["ae1"]).get("/scoring/icp-rules").json()[0]["name"] == "Software"
-    assert revops.post("/scoring/fit/refresh").status_code == 202
+    with django_capture_on_commit_callbacks(execute=True):
+        assert revops.post("/scoring/fit/refresh").status_code == 202
     lead = Lead.objects.filter(sector="Software", owner_position=org["ae1"]).first()
     assert client(org["ae1"]).get(f"/scoring/leads/{lead.pk}").json()["fit"]["score"] == 100
     assert revops.delete(f"/scoring/icp-rules/{pk}").status_code == 204

@@ -1,7 +1,11 @@
 """A user only ever sees scores and reports for the leads they may see."""
 
+import re
+
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from revline.crm.models import Lead
 from revline.scoring import ml, selectors, services
@@ -64,3 +68,14 @@ def test_reports_cover_only_the_readers_leads(org, scored):
     assert "metrics" not in selectors.scoring_models(ae1)[0]
     assert selectors.scoring_models(cso)[0]["n"] == 600  # leads with an outcome
     assert selectors.scoring_models(AnonymousUser()) == []
+
+
+def test_a_managers_evaluation_reads_their_leads_through_the_visibility_subquery(org, scored):
+    """The visible leads are selected by the visibility predicate in SQL, never sent back to
+    the database as a literal list of ids."""
+    with CaptureQueriesContext(connection) as queries:
+        report = selectors.evaluation_report(org["m1"].holder, source_name="vis")
+    assert report["scope"] == "visible" and report["n"] > 0
+    id_list = re.compile(r"IN \((\d+, ){20,}")
+    assert not [q["sql"] for q in queries.captured_queries if id_list.search(q["sql"])]
+    assert len(queries.captured_queries) <= 8

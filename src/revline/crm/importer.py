@@ -858,6 +858,10 @@ def import_job_run(*, job: ImportJob, progress: ProgressCallback | None = None) 
         job.refresh_from_db()
         if job.prospect_list_id and job.status == ImportStatus.DONE and not job.dry_run:
             _add_to_prospect_list(job)
+        if job.entity == ImportEntity.LEAD and job.status == ImportStatus.DONE and not job.dry_run:
+            from revline.scoring.services import leads_changed  # scoring reads the CRM
+
+            leads_changed(lead_ids=None)  # one background rescore of the changed leads per run
     except Exception as exc:
         logger.exception("import %s failed", job.pk)
         ImportJob.objects.filter(pk=job.pk).update(

@@ -318,6 +318,14 @@ def _status_change(
     )
 
 
+def _rescore(*lead_ids: int) -> None:
+    """The leads' scored inputs changed: lead scoring rescores them in the background once
+    the transaction commits (one job per transaction)."""
+    from revline.scoring.services import leads_changed  # scoring reads the CRM: imported late
+
+    leads_changed(lead_ids=lead_ids)
+
+
 def _lead_values(fields: dict[str, Any], *, partial: bool, current: dict | None = None) -> dict:
     for key in ("first_name", "last_name", "phone", "title", "company", "sector", "country"):
         if key in fields:
@@ -367,6 +375,7 @@ def lead_create(
         lead.created_at = at
     _status_change(lead, from_status="", to_status=LeadStatus.NEW, by=by, at=now)
     audit_event_record(actor=by, action="lead.create", instance=lead)
+    _rescore(lead.pk)
     return lead
 
 
@@ -382,6 +391,7 @@ def lead_update(*, lead: Lead, by: Any, **fields: Any) -> Lead:
         _clean(lead, ["owner_position", "custom", "converted_opportunity"])
         lead.save()
         audit_event_record(actor=by, action="lead.update", instance=lead, changes=changes)
+        _rescore(lead.pk)
     return lead
 
 
@@ -453,6 +463,7 @@ def lead_set_status(
     lead.save()
     _status_change(lead, from_status=previous, to_status=status, by=by, at=now, note=note)
     audit_event_record(actor=by, action="lead.status", instance=lead, changes=changes)
+    _rescore(lead.pk)
     return lead
 
 
@@ -500,6 +511,7 @@ def lead_qualify(
             lead, from_status=previous, to_status=LeadStatus.SALES_QUALIFIED, by=by, at=now
         )
     audit_event_record(actor=by, action="lead.qualify", instance=lead, changes=changes)
+    _rescore(lead.pk)
     return lead
 
 
@@ -629,6 +641,7 @@ def lead_convert(
             "opportunity": (None, opportunity),
         },
     )
+    _rescore(lead.pk)
     return ConvertResult(account, contact, opportunity, account_matched, contact_matched)
 
 
@@ -795,6 +808,8 @@ def activity_log(
         if lead.status == LeadStatus.NEW:
             lead_set_status(lead=lead, status=LeadStatus.CONTACTED, by=by, at=occurred_at)
     audit_event_record(actor=by, action="activity.create", instance=activity)
+    if lead is not None:
+        _rescore(lead.pk)
     return activity
 
 
@@ -1026,6 +1041,8 @@ def referral_create(
     if lead is not None and lead.source != LeadSource.REFERRAL:
         Lead.objects.filter(pk=lead.pk).update(source=LeadSource.REFERRAL)
     audit_event_record(actor=by, action="referral.create", instance=referral)
+    if lead is not None:
+        _rescore(lead.pk)
     return referral
 
 

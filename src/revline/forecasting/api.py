@@ -26,7 +26,7 @@ from ninja import Router, Schema, Status
 from pydantic import Field
 
 from revline.api.schemas import with_errors
-from revline.forecasting import selectors
+from revline.forecasting import selectors, services
 from revline.forecasting.selectors import ITEM_LIMIT, MAX_ITEM_LIMIT
 from revline.planning.calendar import Period, fiscal_rule
 
@@ -112,7 +112,9 @@ class RunIn(Schema):
 
 class QueuedOut(Schema):
     status: str
-    task_id: str
+    task_id: str | None = Field(
+        None, description="The background job's id (queued once the request's changes commit)."
+    )
     period: str | None = None
 
 
@@ -284,8 +286,6 @@ def runs_list(request: HttpRequest, period: str | None = None, limit: int = 20):
 @router.post("/runs", response=with_errors({202: QueuedOut}, 403))
 def runs_create(request: HttpRequest, payload: RunIn):
     """Queue a retrain and a new run of ``period``."""
-    from revline.forecasting.tasks import forecast_refresh
-
     _require_everything(request)
     the_period = _period(payload.period)
     as_of = payload.as_of
@@ -293,13 +293,8 @@ def runs_create(request: HttpRequest, payload: RunIn):
         as_of = dt.datetime.combine(as_of, dt.time.min)
     if as_of is not None and timezone.is_naive(as_of):
         as_of = timezone.make_aware(as_of)
-    # Nothing is written before: the task is queued at once (it writes its own run).
-    result = forecast_refresh.enqueue(
-        period_key=the_period.key,
-        as_of=as_of.isoformat() if as_of else None,
-        user_id=request.auth.pk,
-    )
-    return Status(202, {"status": "queued", "task_id": str(result.id), "period": the_period.key})
+    queued = services.forecast_refresh_queue(period=the_period, as_of=as_of, by=request.auth)
+    return Status(202, {"status": "queued", "task_id": queued.task_id, "period": the_period.key})
 
 
 # --- backtest ------------------------------------------------------------------------------------
@@ -330,8 +325,6 @@ def backtest(request: HttpRequest):
 @router.post("/backtest", response=with_errors({202: QueuedOut}, 403))
 def backtest_create(request: HttpRequest):
     """Queue a new replay of the history."""
-    from revline.forecasting.tasks import backtest_refresh
-
     _require_everything(request)
-    result = backtest_refresh.enqueue(user_id=request.auth.pk)
-    return Status(202, {"status": "queued", "task_id": str(result.id)})
+    queued = services.backtest_queue(by=request.auth)
+    return Status(202, {"status": "queued", "task_id": queued.task_id})

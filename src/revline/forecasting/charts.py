@@ -6,6 +6,8 @@
 
 Both carry a ``<title>`` and a ``<desc>`` listing their numbers, so a screen reader (and a
 test) reads what the picture shows. Colours come from the ``chart-*`` classes of revline.css.
+The frame, the axis scale, the number format and the ``<svg>`` wrapper are those of
+``revline.web.charts``, which draws every other chart.
 """
 
 from __future__ import annotations
@@ -13,30 +15,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 
-from revline.web.charts import nice_max
+from revline.web.charts import _Frame, _svg, nice_max, short_number
 
 SERIES_CLASS = {"actual": "chart-target", "predicted": "chart-series-0"}
 OTHER_CLASSES = ["chart-series-1", "chart-series-2", "chart-series-3"]
 
 
 def money_short(value: float) -> str:
-    """``1234567`` -> ``$1.2M``."""
-    magnitude = abs(value)
-    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if magnitude >= size:
-            text = f"{value / size:.1f}".rstrip("0").rstrip(".")
-            return f"${text}{suffix}"
-    return f"${value:,.0f}"
+    """``1234567`` -> ``$1.2M`` (``web.charts.short_number`` in dollars)."""
+    if abs(value) < 1000:
+        return f"${value:,.0f}"
+    return f"${short_number(value)}"
 
 
-def _svg(width: int, height: int, title: str, desc: str, body: list[str]) -> SafeString:
-    return mark_safe(  # noqa: S308 - every interpolated text is escaped above
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
-        f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
-        f"<desc>{escape(desc)}</desc>{''.join(body)}</svg>"
-    )
+def _chart(width: int, height: int, title: str, desc: str, body: list[str]) -> SafeString:
+    frame = _Frame(width, height, parts=body)
+    return _svg(frame, title, desc, "chart-forecast")
 
 
 def range_chart(
@@ -106,7 +102,7 @@ def range_chart(
         desc += f"; stage-weighted {money_short(baseline)}"
     if quota is not None:
         desc += f"; quota {money_short(quota)}"
-    return _svg(width, height, "Predicted bookings", desc + ".", body)
+    return _chart(width, height, "Predicted bookings", desc + ".", body)
 
 
 def backtest_chart(
@@ -167,6 +163,6 @@ def backtest_chart(
             if v is not None
         )
         desc_parts.append(f"{name}: {shown}")
-    return _svg(
+    return _chart(
         width, height, "Backtest: forecast against actual", "; ".join(desc_parts) + ".", body
     )

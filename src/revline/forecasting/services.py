@@ -3,13 +3,16 @@
 Each reads the whole history (``history.history_load``), trains and predicts in memory, then
 writes its results in one transaction with its audit event. The training happens before the
 transaction opens, so no lock is held while the model learns. Keyword-only; the task
-(``revline.forecasting.tasks``), the ``revline forecast`` command and the page call them.
+(``revline.forecasting.tasks``) and the ``revline forecast`` command call them. The page and
+the API queue that task through ``forecast_refresh_queue`` / ``backtest_queue``, which enqueue
+it once the current transaction commits.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -219,3 +222,47 @@ def backtest_run_create(
         audit_event_record(actor=by, action="forecast.backtest", instance=run)
         _prune(BacktestRun.objects.all(), BACKTESTS_KEPT)
     return run
+
+
+# --- queueing the background jobs ----------------------------------------------------------------
+
+
+@dataclass
+class Queued:
+    """A background job queued once the current transaction commits. ``task_id`` is known
+    as soon as it is enqueued: when the service returns, unless the caller holds a
+    transaction open (then at its commit; never after a rollback)."""
+
+    task_id: str | None = None
+
+
+def _enqueue_on_commit(task: Any, **kwargs: Any) -> Queued:
+    queued = Queued()
+
+    def enqueue() -> None:
+        queued.task_id = str(task.enqueue(**kwargs).id)
+
+    transaction.on_commit(enqueue)
+    return queued
+
+
+def forecast_refresh_queue(
+    *, period: Period, as_of: dt.date | dt.datetime | None, by: Any
+) -> Queued:
+    """Queue a retrain and a new predicted run of ``period`` as of ``as_of`` (a date, a
+    datetime, or None for ``default_as_of``); the task writes the run."""
+    from revline.forecasting.tasks import forecast_refresh
+
+    return _enqueue_on_commit(
+        forecast_refresh,
+        period_key=period.key,
+        as_of=as_of.isoformat() if as_of is not None else None,
+        user_id=getattr(_actor(by), "pk", None),
+    )
+
+
+def backtest_queue(*, by: Any) -> Queued:
+    """Queue a new replay of the history (the backtest table)."""
+    from revline.forecasting.tasks import backtest_refresh
+
+    return _enqueue_on_commit(backtest_refresh, user_id=getattr(_actor(by), "pk", None))

@@ -69,16 +69,13 @@ def train(request: HttpRequest, body: TrainIn):
             allow_flagged=body.allow_flagged,
         )
         return Status(201, _model_out(request.auth, model.pk))
-    from revline.scoring.tasks import scoring_train
-
-    if body.exclude is not None:
-        services.scoring_profile_update(
-            by=request.auth, source_name=source, excluded_fields=body.exclude
-        )
-    result = scoring_train.enqueue(
-        source_name=source, by_id=request.auth.pk, allow_flagged=body.allow_flagged
+    queued = services.scoring_train_queue(
+        by=request.auth,
+        source_name=source,
+        exclude=body.exclude,
+        allow_flagged=body.allow_flagged,
     )
-    return Status(202, {"queued": True, "task_id": str(result.id), "source": source})
+    return Status(202, {"queued": True, "task_id": queued.task_id, "source": source})
 
 
 @router.get(
@@ -248,7 +245,5 @@ def icp_rule_delete(request: HttpRequest, rule_id: int):
 )
 def fit_refresh(request: HttpRequest):
     _require_manager(request)
-    from revline.scoring.tasks import scoring_fit_refresh
-
-    result = scoring_fit_refresh.enqueue()
-    return Status(202, {"queued": True, "task_id": str(result.id)})
+    queued = services.fit_refresh_queue(by=request.auth)
+    return Status(202, {"queued": True, "task_id": queued.task_id})

@@ -76,7 +76,9 @@ class TrainIn(Schema):
 
 class TrainQueuedOut(Schema):
     queued: bool = True
-    task_id: str
+    task_id: str | None = Field(
+        None, description="The background job's id (queued once the request's changes commit)."
+    )
     source: str
 
 

@@ -12,6 +12,11 @@ A field that alone predicts the outcome almost perfectly stops training (a versi
 "flagged" records the list) until it is excluded or allowed (``ScoringProfile``).
 
 Scoring writes ``LeadScore`` rows only: a ``ScoreOverride`` belongs to the person who set it.
+
+Background work is queued here, after the transaction commits (``transaction.on_commit``):
+``leads_changed`` (the CRM calls it where a lead's scored inputs change), ``scoring_train_queue``,
+``leakage_review`` (which queues the retrain) and ``fit_refresh_queue``. Views and API handlers
+call these, never a task directly.
 """
 
 from __future__ import annotations
@@ -231,6 +236,74 @@ def scoring_model_train(
             own = [s for s in active_models() if s]
             leads_score(leads=Lead.objects.exclude(source_name__in=own))
     return model
+
+
+@dataclass
+class Queued:
+    """A background job queued once the current transaction commits. ``task_id`` is known
+    as soon as it is enqueued: when the service returns, unless the caller holds a
+    transaction open (then at its commit; never after a rollback)."""
+
+    task_id: str | None = None
+
+
+def _enqueue_on_commit(task: Any, **kwargs: Any) -> Queued:
+    queued = Queued()
+
+    def enqueue() -> None:
+        queued.task_id = str(task.enqueue(**kwargs).id)
+
+    transaction.on_commit(enqueue)
+    return queued
+
+
+@transaction.atomic
+def scoring_train_queue(
+    *,
+    by: Any,
+    source_name: str = "",
+    exclude: list[str] | None = None,
+    allow_flagged: bool = False,
+) -> Queued:
+    """Queue the training of a new version of ``source_name`` (the worker trains it, then
+    rescores its leads); ``exclude`` replaces the source's excluded fields first."""
+    from revline.scoring.tasks import scoring_train
+
+    source = (source_name or "").strip()
+    if exclude is not None:
+        scoring_profile_update(by=by, source_name=source, excluded_fields=exclude)
+    kwargs: dict[str, Any] = {"source_name": source, "by_id": getattr(by, "pk", None)}
+    if allow_flagged:
+        kwargs["allow_flagged"] = True
+    return _enqueue_on_commit(scoring_train, **kwargs)
+
+
+@transaction.atomic
+def leakage_review(
+    *, by: Any, model: ScoringModel, fields: list[str], decision: str
+) -> ScoringProfile:
+    """Record the review of fields ``model`` flagged, then queue a retrain of its source:
+    ``exclude`` leaves them out of training, ``allow`` keeps them as reviewed. Fields that
+    were not flagged are ignored. Returns the source's profile."""
+    flagged = {f["field"] for f in model.leakage_flags}
+    chosen = [f for f in fields if f in flagged]
+    profile = _profile(model.source_name)
+    if decision == "exclude":
+        profile = scoring_profile_update(
+            by=by,
+            source_name=model.source_name,
+            excluded_fields=[*profile.excluded_fields, *chosen],
+        )
+    elif decision == "allow":
+        profile = scoring_profile_update(
+            by=by,
+            source_name=model.source_name,
+            allowed_fields=[*profile.allowed_fields, *chosen],
+        )
+    else:
+        raise ValueError(f"unknown decision {decision!r}")
+    scoring_train_queue(by=by, source_name=model.source_name)
+    return profile
 
 
 # --- scoring -------------------------------------------------------------------------------------
@@ -554,6 +627,41 @@ def leads_rescore_stale(*, source_name: str | None = None) -> ScoreRun:
     return leads_score(leads=qs)
 
 
+def _scoring_configured() -> bool:
+    """Whether anything scores leads (an active model or an active ICP rule)."""
+    return (
+        ScoringModel.objects.filter(status=ModelStatus.ACTIVE).exists()
+        or IcpRule.objects.filter(active=True).exists()
+    )
+
+
+def leads_changed(*, lead_ids: Iterable[int] | None) -> None:
+    """Leads whose scored inputs changed (fields, status, an activity, an import): once the
+    transaction commits, a background job rescores them (``scoring_rescore``); nothing is
+    queued after a rollback, or while no model and no ICP rule exists. ``lead_ids=None`` says
+    many leads changed (an import): the job then rescores every lead changed since its score
+    (``scoring_rescore_stale``). The scoring schedule's sweep of changed leads stays the safety
+    net if a job is lost. The job is idempotent: two changes of one lead in one transaction
+    may queue it twice, the second finds nothing new."""
+    from revline.scoring.tasks import scoring_rescore, scoring_rescore_stale
+
+    if lead_ids is None and not _scoring_configured():  # an import: checked once per run
+        return
+    ids = None if lead_ids is None else sorted({int(pk) for pk in lead_ids})
+    if ids == []:
+        return
+
+    def queue() -> None:
+        if not _scoring_configured():
+            return
+        if ids is None:
+            scoring_rescore_stale.enqueue()
+        else:
+            scoring_rescore.enqueue(lead_ids=ids)
+
+    transaction.on_commit(queue, robust=True)  # outside a transaction: runs at once
+
+
 # --- overrides -----------------------------------------------------------------------------------
 
 
@@ -675,6 +783,13 @@ def icp_rule_save(
 def icp_rule_delete(*, rule: IcpRule, by: Any) -> None:
     audit_event_record(actor=by, action="icp_rule.delete", instance=rule)
     rule.delete()
+
+
+def fit_refresh_queue(*, by: Any) -> Queued:
+    """Queue the recomputation of every fit score (after the ICP rules changed)."""
+    from revline.scoring.tasks import scoring_fit_refresh
+
+    return _enqueue_on_commit(scoring_fit_refresh)
 
 
 def fit_scores_refresh(*, chunk: int = CHUNK) -> tuple[int, int]:

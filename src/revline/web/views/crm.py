@@ -62,7 +62,7 @@ from revline.crm.models import (
 from revline.org import selectors as org_selectors
 from revline.org.models import Position
 from revline.org.visibility import can, visible_link
-from revline.scoring import views_support as scoring_support
+from revline.scoring import selectors as scoring_selectors
 from revline.web.htmx import htmx_render, wants_partial
 
 PAGE_SIZE = 50
@@ -1548,8 +1548,8 @@ def lead_queue(request: HttpRequest) -> HttpResponse:
     qs = selectors.lead_queue(user=request.user, position_ids=[rep.pk] if rep else None)
     # ordered by score (a person's override first, else the automated score), or working order
     order = request.GET.get("order", "score")
-    order = order if order in scoring_support.QUEUE_ORDERS else "score"
-    qs = scoring_support.queue_with_scores(qs, order=order)
+    order = order if order in scoring_selectors.QUEUE_ORDERS else "score"
+    qs = scoring_selectors.queue_with_scores(qs, order=order)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = []
     for lead in page.object_list:
@@ -1558,7 +1558,7 @@ def lead_queue(request: HttpRequest) -> HttpResponse:
                 "lead": lead,
                 "speed": speed_to_lead(lead),
                 "age": _age(lead.created_at),
-                "factors": scoring_support.top_factors(
+                "factors": scoring_selectors.top_factors(
                     lead.score.factors if getattr(lead, "score", None) else None
                 ),
             }

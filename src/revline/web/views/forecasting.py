@@ -21,7 +21,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from revline.forecasting import selectors
+from revline.forecasting import selectors, services
 from revline.forecasting.backtest import METHODS
 from revline.forecasting.charts import backtest_chart, range_chart
 from revline.forecasting.models import RunStatus
@@ -118,21 +118,18 @@ def forecasting(request: HttpRequest) -> HttpResponse:
 @require_POST
 def forecasting_refresh(request: HttpRequest) -> HttpResponse:
     """Queue a retrain and a run of the period (``as_of`` optional, a date)."""
-    from revline.forecasting.tasks import forecast_refresh
-
     if not selectors.sees_everything(user=request.user):
         raise PermissionDenied("Only those who see every deal refresh the forecast.")
     key = request.POST.get("period", "")
     target = reverse("web:forecasting")
     try:
         period = fiscal_rule().parse(key) if key else selectors.current_period()
-        as_of = request.POST.get("as_of") or None
-        if as_of:
-            dt.date.fromisoformat(as_of)
+        raw = request.POST.get("as_of") or None
+        as_of = dt.date.fromisoformat(raw) if raw else None
     except ValueError as exc:
         messages.error(request, f"Nothing queued: {exc}")
         return redirect(target)
-    forecast_refresh.enqueue(period_key=period.key, as_of=as_of, user_id=request.user.pk)
+    services.forecast_refresh_queue(period=period, as_of=as_of, by=request.user)
     messages.success(
         request,
         f"A new forecast of {period.label} is queued; it shows here once a worker has made it.",
@@ -143,11 +140,9 @@ def forecasting_refresh(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def forecasting_backtest(request: HttpRequest) -> HttpResponse:
-    from revline.forecasting.tasks import backtest_refresh
-
     if not selectors.sees_everything(user=request.user):
         raise PermissionDenied("Only those who see every deal run the backtest.")
-    backtest_refresh.enqueue(user_id=request.user.pk)
+    services.backtest_queue(by=request.user)
     messages.success(request, "A new backtest is queued; it shows here once a worker has run it.")
     return redirect(reverse("web:forecasting") + "#backtest")
 

@@ -4,16 +4,16 @@
   sees spread over scores and tiers, and how those with a known outcome actually converted.
 - ``scoring_models``: model versions with their figures, the evaluation beside both
   baselines (calibration, gain, lift, top features), fields flagged as likely leaks, the train
-  button. Managers and above and RevOps (``views_support.MODEL_READERS``); anyone else 403.
+  button. Managers and above and RevOps (``selectors.MODEL_READERS``); anyone else 403.
   Figures are computed over the leads the reader sees.
 - ``scoring_icp``: the ideal customer profile's weighted rules (RevOps/admin; others 404, as
   every configuration screen).
 - The lead page's score card (``lead_score_context``, rendered by the CRM lead page), the
   manual override form it posts to, and the exact explanation of one lead.
 
-Reads go through ``revline.scoring.selectors`` and ``views_support`` (from the visibility
-predicate): a lead outside the user's view answers 404. Writes call one service each; training
-and fit refreshes are queued as background jobs.
+Reads go through ``revline.scoring.selectors`` (from the visibility predicate): a lead outside
+the user's view answers 404. Writes call one service each; the services queue training and fit
+refreshes as background jobs once their transaction commits.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from revline.crm import selectors as crm_selectors
 from revline.crm.models import CustomFieldDefinition, Lead
-from revline.scoring import fit, selectors, services, views_support
+from revline.scoring import fit, selectors, services
 from revline.scoring.choices import IcpAppliesTo, IcpOperator, ModelKind, ModelStatus, Tier
 from revline.scoring.models import IcpRule, ScoringModel
 from revline.web.charts import Bar, Series, bar_chart, line_chart
@@ -54,17 +54,17 @@ BASELINES = (
 
 
 def _require_reader(request: HttpRequest) -> None:
-    if not views_support.may_read_models(request.user):
+    if not selectors.may_read_models(request.user):
         raise PermissionDenied("Model figures are for managers and RevOps.")
 
 
 def _require_manager(request: HttpRequest) -> None:
-    if not views_support.may_manage_scoring(request.user):
+    if not selectors.may_manage_scoring(request.user):
         raise PermissionDenied("Only RevOps trains models and reviews their fields.")
 
 
 def _require_icp_admin(request: HttpRequest) -> None:
-    if not views_support.may_manage_scoring(request.user):
+    if not selectors.may_manage_scoring(request.user):
         raise Http404("Not found.")
 
 
@@ -87,12 +87,12 @@ def _source_label(source: str) -> str:
 @require_GET
 def scoring(request: HttpRequest) -> HttpResponse:
     user = request.user
-    known = views_support.sources()
+    known = selectors.sources()
     source = _source(request, known)
     scope = source or None  # "All leads": every lead the user sees, whatever its source
     model = selectors.active_model(source) if known else None
     distribution = selectors.score_distribution(user, source_name=scope)
-    bands = views_support.conversion_by_band(user, source_name=scope)
+    bands = selectors.conversion_by_band(user, source_name=scope)
     probabilistic = model is not None and model.kind != ModelKind.FIT
     band_bars = [
         Bar(
@@ -131,8 +131,8 @@ def scoring(request: HttpRequest) -> HttpResponse:
         else "",
         "top_features": (model.metrics.get("top_features") or [])[:8] if model else [],
         "probabilistic": probabilistic,
-        "may_read_models": views_support.may_read_models(user),
-        "may_manage": views_support.may_manage_scoring(user),
+        "may_read_models": selectors.may_read_models(user),
+        "may_manage": selectors.may_manage_scoring(user),
         "sees_every_lead": selectors.sees_every_lead(user),
         "tier_badges": TIER_BADGES,
     }
@@ -257,7 +257,7 @@ def _model_choice(request: HttpRequest, source: str) -> ScoringModel | None:
 def scoring_models(request: HttpRequest) -> HttpResponse:
     _require_reader(request)
     user = request.user
-    known = views_support.sources()
+    known = selectors.sources()
     source = _source(request, known)
     chosen = _model_choice(request, source) if known else None
     report = selectors.evaluation_report(user, model=chosen) if chosen else None
@@ -277,9 +277,9 @@ def scoring_models(request: HttpRequest) -> HttpResponse:
         "gain": _gain_chart(figures) if has_figures else ("", []),
         "lift_chart": _lift_chart(figures) if has_figures else "",
         "features_chart": _features_chart(report) if report else "",
-        "review": [m for m in views_support.awaiting_review() if m.source_name == source],
-        "jobs": views_support.training_jobs(source) if known else [],
-        "may_manage": views_support.may_manage_scoring(user),
+        "review": [m for m in selectors.awaiting_review() if m.source_name == source],
+        "jobs": selectors.training_jobs(source) if known else [],
+        "may_manage": selectors.may_manage_scoring(user),
         "sees_every_lead": selectors.sees_every_lead(user),
         "train_sources": _train_sources(known),
     }
@@ -302,11 +302,9 @@ def _train_sources(known: list[str]) -> list[tuple[str, str]]:
 @require_POST
 def scoring_train(request: HttpRequest) -> HttpResponse:
     """Queue the training of a new version (the background job rescores the leads after)."""
-    from revline.scoring.tasks import scoring_train as train_task
-
     _require_manager(request)
     source = (request.POST.get("source") or "").strip()
-    train_task.enqueue(source_name=source, by_id=request.user.pk)
+    services.scoring_train_queue(by=request.user, source_name=source)
     messages.success(
         request,
         f"Training of {_source_label(source)} is queued; the new version shows here once a "
@@ -325,8 +323,6 @@ def _models_url(source: str) -> str:
 @require_POST
 def scoring_review(request: HttpRequest, pk: int) -> HttpResponse:
     """Exclude or allow fields a version flagged as likely leaks, then queue a retrain."""
-    from revline.scoring.tasks import scoring_train as train_task
-
     _require_manager(request)
     try:
         model = ScoringModel.objects.defer("artifact", "oof").get(pk=pk)
@@ -337,8 +333,7 @@ def scoring_review(request: HttpRequest, pk: int) -> HttpResponse:
     if decision not in ("exclude", "allow") or not fields:
         messages.error(request, "Choose at least one flagged field, and exclude or allow.")
         return redirect(_models_url(model.source_name))
-    views_support.leakage_review(by=request.user, model=model, fields=fields, decision=decision)
-    train_task.enqueue(source_name=model.source_name, by_id=request.user.pk)
+    services.leakage_review(by=request.user, model=model, fields=fields, decision=decision)
     labels = {f["field"]: f["label"] for f in model.leakage_flags}
     named = ", ".join(labels.get(f, f) for f in fields if f in labels)
     verb = "excluded from training" if decision == "exclude" else "allowed after review"
@@ -381,7 +376,7 @@ def lead_score_context(
     lead)."""
     from revline.org.visibility import can
 
-    explanation = views_support.lead_explanation(request.user, lead)
+    explanation = selectors.lead_score_detail(request.user, lead.pk)
     override = explanation.override
     initial = {}
     if override is not None:
@@ -390,7 +385,7 @@ def lead_score_context(
         "explanation": explanation,
         "override_form": form or ScoreOverrideForm(initial=initial),
         "can_override": can(request.user, "change", lead),
-        "may_read_models": views_support.may_read_models(request.user),
+        "may_read_models": selectors.may_read_models(request.user),
         "tier_badges": TIER_BADGES,
         "fit_rules": (explanation.fit.matched if explanation.fit else []) or [],
     }
@@ -454,11 +449,10 @@ def lead_score_explain(request: HttpRequest, pk: int) -> HttpResponse:
         view = selectors.lead_score_detail(request.user, int(pk), exact=True)
     except (Lead.DoesNotExist, ObjectDoesNotExist, ValueError):
         raise Http404("Not found.") from None
-    explanation = views_support.explain(view)
     return render(
         request,
         "web/scoring/explain.html",
-        {"lead": view.lead, "explanation": explanation, "tier_badges": TIER_BADGES},
+        {"lead": view.lead, "explanation": view, "tier_badges": TIER_BADGES},
     )
 
 
@@ -641,7 +635,7 @@ def scoring_icp_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def scoring_icp_refresh(request: HttpRequest) -> HttpResponse:
     _require_icp_admin(request)
-    views_support.fit_refresh.enqueue()
+    services.fit_refresh_queue(by=request.user)
     messages.success(
         request, "Fit scores are being recomputed in the background for every lead and account."
     )
