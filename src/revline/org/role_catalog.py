@@ -195,6 +195,12 @@ DEFAULT_ROLE_TEMPLATES: dict[str, tuple[str, str, list[tuple[str, str, str, str]
                 "planning.budgets",
                 "budget_vs_spend",
             ),
+            (
+                "Review lead scores and how they convert",
+                "The team's score distribution and how scored leads actually converted.",
+                "scoring.leads",
+                "lead_conversion",
+            ),
         ],
     ),
     RoleType.TEAM_LEAD: (
@@ -267,6 +273,12 @@ DEFAULT_ROLE_TEMPLATES: dict[str, tuple[str, str, list[tuple[str, str, str, str]
                 "Days from engagement to close.",
                 "pipeline.opportunities",
                 "sales_cycle_median_days",
+            ),
+            (
+                "Renew and grow your customers",
+                "Renewals as terms end, upsell and cross-sell.",
+                "pipeline.renewals",
+                "renewal_rate",
             ),
         ],
     ),
@@ -384,6 +396,13 @@ DEFAULT_ROLE_TEMPLATES: dict[str, tuple[str, str, list[tuple[str, str, str, str]
                 "",
             ),
             ("Keep the system healthy", "Workers and background jobs.", "system.status", ""),
+            (
+                "Run lead scoring",
+                "Train and evaluate the model, review flagged fields, keep the ideal customer "
+                "profile.",
+                "scoring.leads",
+                "",
+            ),
         ],
     ),
 }
