@@ -480,7 +480,7 @@ def test_query_counts_do_not_grow_with_the_data_or_the_team(client, world):
     after = {who: count_queries(client, world[who]) for who in ROLES}
     after["cso-east"] = count_queries(client, world["cso"], region=world["east"].pk)
     assert after == before
-    budgets = {"ae1": 45, "m1": 75, "vp": 90, "cso": 70, "cro": 80}
+    budgets = {"ae1": 34, "m1": 50, "vp": 65, "cso": 45, "cro": 50}
     for who, budget in budgets.items():
         assert after[who] <= budget, after
 

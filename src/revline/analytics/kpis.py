@@ -27,7 +27,6 @@ from django.db.models import (
     Count,
     DateTimeField,
     DurationField,
-    Exists,
     ExpressionWrapper,
     F,
     IntegerField,
@@ -101,6 +100,12 @@ class Context:
             self.cache[key] = run()
         return self.cache[key]
 
+    def dim(self, subject: Subject, by: str, date_field: str) -> Dim:
+        """The dimension ``by`` of ``subject``'s records dated by ``date_field``, built once."""
+        return self.once(
+            ("dim", subject.name, by, date_field), lambda: subject.dim(self.scope, by, date_field)
+        )
+
 
 Measure = Callable[[Context, Dim | None], dict[Any, Result]]
 
@@ -119,8 +124,11 @@ class Definition:
     dims: tuple[str, ...] | None = None  # None: every dimension of the subject
 
 
-def _dim_key(dim: Dim | None) -> str | None:
-    return dim.name if dim is not None else None
+def _dim_key(dim: Dim | None) -> Any:
+    """What a shared aggregate is cached under: the dimension object itself (a context builds
+    one per dimension and date field, ``Context.dim``), so KPIs that group the same records the
+    same way share one query, and a period dimension over another date never does."""
+    return (dim.name, id(dim)) if dim is not None else None
 
 
 def _expr(dim: Dim | None) -> Any:
@@ -323,44 +331,47 @@ def segment_growth(ctx: Context, dim: Dim | None) -> dict[Any, Result]:
 # --- the pipeline -------------------------------------------------------------------------------
 
 
-def _advanced() -> Exists:
-    from revline.pipeline.models import StageChange
-
-    return Exists(
-        StageChange.objects.filter(
-            opportunity_id=OuterRef("opportunity_id"), changed_at__gt=OuterRef("changed_at")
-        ).filter(
-            Q(to_stage__kind=StageKind.WON)
-            | Q(to_stage__kind=StageKind.OPEN, to_stage__order__gt=OuterRef("to_stage__order"))
-        )
-    )
-
-
 def stage_conversion(ctx: Context, dim: Dim | None) -> dict[Any, Result]:
+    """Entries into open stages in the period, and the share after which the deal moved on (to
+    a won stage or a higher open stage): ``StageChange.advanced``, kept by the pipeline services.
+    Without a breakdown, one query per stage gives both the per-stage rows and the total."""
     s = ctx.scope
     qs = scopes.STAGE_CHANGES.records(s).filter(
         to_stage__kind=StageKind.OPEN, changed_at__gte=s.start_at, changed_at__lt=s.end_before
     )
-    aggregates = {"entries": Count("pk"), "advanced": Count("pk", filter=Q(_advanced()))}
-    rows = grouped(qs, _expr(dim), **aggregates)
-    out = {
-        g: Result(ratio(r["advanced"], r["entries"]), r["entries"], {"advanced": r["advanced"]})
-        for g, r in rows.items()
-    }
-    if dim is None:
-        per = grouped(qs, "to_stage_id", **aggregates)
-        stages = stage_info(list(per))
-        out[TOTAL].parts["stages"] = [
+    # COUNT(*): the conversion index holds every column read, so no heap page is visited.
+    aggregates = {"entries": Count("*"), "advanced": Count("advanced", filter=Q(advanced=True))}
+    if dim is not None:
+        rows = grouped(qs, _expr(dim), **aggregates)
+        return {
+            g: Result(ratio(r["advanced"], r["entries"]), r["entries"], {"advanced": r["advanced"]})
+            for g, r in rows.items()
+        }
+    per = grouped(qs, "to_stage_id", **aggregates)
+    entries = sum(r["entries"] for r in per.values())
+    advanced = sum(r["advanced"] for r in per.values())
+    stages = stage_info(list(per)) if per else {}
+    return {
+        TOTAL: Result(
+            ratio(advanced, entries),
+            entries,
             {
-                "stage": pk,
-                "name": stages[pk][0] if pk in stages else str(pk),
-                "entered": r["entries"],
-                "advanced": r["advanced"],
-                "rate": ratio(r["advanced"], r["entries"]),
-            }
-            for pk, r in sorted(per.items(), key=lambda kv: stages.get(kv[0], ("", (0, 0)))[1])
-        ]
-    return out
+                "advanced": advanced,
+                "stages": [
+                    {
+                        "stage": pk,
+                        "name": stages[pk][0] if pk in stages else str(pk),
+                        "entered": r["entries"],
+                        "advanced": r["advanced"],
+                        "rate": ratio(r["advanced"], r["entries"]),
+                    }
+                    for pk, r in sorted(
+                        per.items(), key=lambda kv: stages.get(kv[0], ("", (0, 0)))[1]
+                    )
+                ],
+            },
+        )
+    }
 
 
 def stage_info(ids: list[Any]) -> dict[int, tuple[str, tuple[int, int]]]:
@@ -415,38 +426,46 @@ def _quota_positions(scope: Scope) -> list[int] | None:
     return list(Position.objects.filter(holder_id=user.pk).values_list("pk", flat=True))
 
 
-def _quota(scope: Scope, position_ids: list[int] | None) -> tuple[Decimal | None, str]:
+def _quota(ctx: Context, position_ids: list[int] | None) -> tuple[Decimal | None, str]:
+    """The quota of ``position_ids``' subtrees (None: the organisation) for the scope's period,
+    read once per computation (quota attainment and pipeline coverage share it)."""
     try:
         from revline.planning.selectors import quota_amount
     except ImportError:
         return None, "Quotas are not available yet (the planning app has no quota_amount)."
-    amount = quota_amount(
-        position_ids=position_ids,
-        start=scope.start,
-        end=scope.end,
-        opportunity_type=scope.filters.get("type"),
-    )
+    scope = ctx.scope
+
+    def run() -> Decimal:
+        return quota_amount(
+            position_ids=position_ids,
+            start=scope.start,
+            end=scope.end,
+            opportunity_type=scope.filters.get("type"),
+        )
+
+    key = tuple(position_ids) if position_ids is not None else None
+    amount = ctx.once(("quota", key), run)
     if not amount:
         return None, "No quota is set for this scope and period."
     return Decimal(amount), ""
 
 
-def _group_positions(scope: Scope, dim: Dim | None, groups: list[Any]) -> dict[Any, Any]:
+def _group_positions(ctx: Context, dim: Dim | None, groups: list[Any]) -> dict[Any, Any]:
+    scope = ctx.scope
     if dim is None:
-        return {TOTAL: _quota_positions(scope)}
+        return {TOTAL: ctx.once("quota positions", lambda: _quota_positions(scope))}
     if dim.name not in ("position", "report"):
         raise ValidationError({"by": "Quota KPIs break down by position or report only."})
     return {g: [g] for g in groups if g is not None}
 
 
 def quota_attainment(ctx: Context, dim: Dim | None) -> dict[Any, Result]:
-    s = ctx.scope
     closed = _closed(ctx, dim)
     out = {}
-    groups = _group_positions(s, dim, list(closed) if dim is not None else [TOTAL])
+    groups = _group_positions(ctx, dim, list(closed) if dim is not None else [TOTAL])
     for g, positions in groups.items():
         booked = Decimal((closed.get(g) or {}).get("bookings") or 0)
-        quota, note = _quota(s, positions)
+        quota, note = _quota(ctx, positions)
         out[g] = Result(
             ratio(booked, quota) if quota else None,
             (closed.get(g) or {}).get("won", 0),
@@ -457,14 +476,13 @@ def quota_attainment(ctx: Context, dim: Dim | None) -> dict[Any, Result]:
 
 
 def pipeline_coverage(ctx: Context, dim: Dim | None) -> dict[Any, Result]:
-    s = ctx.scope
     closed, pipe = _closed(ctx, dim), _open_pipeline(ctx, dim)
-    groups = _group_positions(s, dim, sorted(set(closed) | set(pipe), key=str))
+    groups = _group_positions(ctx, dim, sorted(set(closed) | set(pipe), key=str))
     out = {}
     for g, positions in groups.items():
         booked = Decimal((closed.get(g) or {}).get("bookings") or 0)
         open_amount = Decimal((pipe.get(g) or {}).get("amount") or 0)
-        quota, note = _quota(s, positions)
+        quota, note = _quota(ctx, positions)
         remaining = quota - booked if quota is not None else None
         if remaining is not None and remaining <= 0:
             note = "The quota is already met."
@@ -630,10 +648,11 @@ def campaign_roi(ctx: Context, dim: Dim | None) -> dict[Any, Result]:
 def _sql_q() -> Q:
     from revline.crm.models import LeadStatusChange
 
-    history = LeadStatusChange.objects.filter(
-        lead_id=OuterRef("pk"), to_status=LeadStatus.SALES_QUALIFIED
-    )
-    return Q(Exists(history)) | Q(converted_opportunity__isnull=False)
+    # IN, not a correlated EXISTS: PostgreSQL hashes the sales-qualified lead ids once rather
+    # than probing the history per lead (the planner's estimate of the probes alone is enough
+    # to have the statement JIT-compiled, which cost more than running it).
+    history = LeadStatusChange.objects.filter(to_status=LeadStatus.SALES_QUALIFIED)
+    return Q(pk__in=history.values("lead_id")) | Q(converted_opportunity__isnull=False)
 
 
 def lead_conversion(ctx: Context, dim: Dim | None) -> dict[Any, Result]:
@@ -1181,6 +1200,51 @@ def breakdown_dims(key: str) -> list[str]:
     return definition.subject.dim_names()
 
 
+def _check_breakdown(key: str, by: str) -> Definition:
+    _check_keys([key])
+    definition = DEFINITIONS.get(key) if KPIS[key].measured else None
+    if definition is None:
+        raise ValidationError({"key": f"{key} is not measured by the analytics app."})
+    if by not in breakdown_dims(key):
+        raise ValidationError(
+            {"by": f"{key} breaks down by {', '.join(breakdown_dims(key))}; not by {by}."}
+        )
+    return definition
+
+
+def _rows(
+    ctx: Context, key: str, by: str, labels: Callable[[str, list[Any]], dict[Any, str]]
+) -> tuple[list[KpiValue], Dim]:
+    """``key``'s rows per group of ``by`` in the context's scope (unsorted)."""
+    scope, kpi, definition = ctx.scope, KPIS[key], DEFINITIONS[key]
+    dim = ctx.dim(definition.subject, by, definition.date_field)
+    results = definition.measure(ctx, dim)
+    names = labels(dim.labels, [g for g in results if g is not None])
+    rows = []
+    for group, result in results.items():
+        row = _value(kpi, scope, result, definition)
+        row.group, row.label = group, names.get(group, _fallback_label(group))
+        row.drilldown = _row_drilldown(definition, scope, dim, group, row.drilldown)
+        if dim.labels == "period" and group is not None:
+            period = next(p for p in scope.periods(by) if p.key == group)
+            row.start, row.end = max(period.start, scope.start), min(period.end, scope.end)
+        rows.append(row)
+    return rows, dim
+
+
+def _labeller(ctx: Context) -> Callable[[str, list[Any]], dict[Any, str]]:
+    def labels(kind: str, groups: list[Any]) -> dict[Any, str]:
+        if kind == "stage":
+            return {pk: name for pk, (name, _) in _stages(ctx, groups).items()}
+        return labels_for(kind, groups, ctx.scope)
+
+    return labels
+
+
+def _stages(ctx: Context, groups: list[Any]) -> dict[int, tuple[str, tuple[int, int]]]:
+    return ctx.once(("stages", tuple(sorted(groups, key=str))), lambda: stage_info(groups))
+
+
 def breakdown(
     *,
     user: Any,
@@ -1195,15 +1259,8 @@ def breakdown(
     """``key`` per group of ``by`` (position, report, team, region, month, quarter, year,
     product, type, sector, size, stage, competitor, campaign, source, kind... as the KPI's
     records allow: ``breakdown_dims``), each row with its drill-down, plus the total."""
-    _check_keys([key])
+    definition = _check_breakdown(key, by)
     kpi = KPIS[key]
-    definition = DEFINITIONS.get(key) if kpi.measured else None
-    if definition is None:
-        raise ValidationError({"key": f"{key} is not measured by the analytics app."})
-    if by not in breakdown_dims(key):
-        raise ValidationError(
-            {"by": f"{key} breaks down by {', '.join(breakdown_dims(key))}; not by {by}."}
-        )
     scope = scope_resolve(
         user=user,
         start=start,
@@ -1213,27 +1270,64 @@ def breakdown(
         filters=filters,
     )
     ctx = Context(scope)
-    dim = definition.subject.dim(scope, by, definition.date_field)
-    results = definition.measure(ctx, dim)
+    rows, dim = _rows(ctx, key, by, _labeller(ctx))
     total = _value(kpi, scope, definition.measure(ctx, None).get(TOTAL), definition)
-    groups = [g for g in results if g is not None]
-    stages = stage_info(groups) if dim.labels == "stage" else {}
-    labels = (
-        {pk: name for pk, (name, _) in stages.items()}
+    stages = (
+        _stages(ctx, [r.group for r in rows if r.group is not None])
         if dim.labels == "stage"
-        else labels_for(dim.labels, groups, scope)
+        else {}
     )
-    rows = []
-    for group, result in results.items():
-        row = _value(kpi, scope, result, definition)
-        row.group, row.label = group, labels.get(group, _fallback_label(group))
-        row.drilldown = _row_drilldown(definition, scope, dim, group, row.drilldown)
-        if dim.labels == "period" and group is not None:
-            period = next(p for p in scope.periods(by) if p.key == group)
-            row.start, row.end = max(period.start, scope.start), min(period.end, scope.end)
-        rows.append(row)
     rows.sort(key=lambda r: _row_order(dim, r, stages))
     return Breakdown(kpi, by, scope.start, scope.end, total, rows)
+
+
+def breakdown_rows(
+    *,
+    user: Any,
+    keys: list[str],
+    by: str,
+    start: dt.date,
+    end: dt.date,
+    position_id: int | None = None,
+    filters: dict | None = None,
+    rule: FiscalYearRule | None = None,
+) -> dict[str, list[KpiValue]]:
+    """The rows of ``breakdown`` for each of ``keys`` by the same ``by``, without the totals,
+    in one computation: KPIs computed from the same aggregate (bookings, win rate, deals won
+    and lost, average deal size) share its one query, and the scope and the group labels are
+    read once. For pages that show several KPIs per group (a cockpit's team table, its trend
+    charts)."""
+    definitions = {key: _check_breakdown(key, by) for key in keys}
+    scope = scope_resolve(
+        user=user,
+        start=start,
+        end=end,
+        rule=rule or fiscal_rule(),
+        position_id=position_id,
+        filters=filters,
+    )
+    ctx = Context(scope)
+    pending: dict[str, set[Any]] = {}
+
+    def collect(kind: str, groups: list[Any]) -> dict[Any, str]:
+        pending.setdefault(kind, set()).update(groups)
+        return {}
+
+    got = {key: _rows(ctx, key, by, collect) for key in definitions}
+    labeller = _labeller(ctx)
+    names = {kind: labeller(kind, sorted(groups, key=str)) for kind, groups in pending.items()}
+    out: dict[str, list[KpiValue]] = {}
+    for key, (rows, dim) in got.items():
+        for row in rows:
+            row.label = names.get(dim.labels, {}).get(row.group, row.label)
+        stages = (
+            _stages(ctx, sorted(pending.get("stage", set()), key=str))
+            if dim.labels == "stage"
+            else {}
+        )
+        rows.sort(key=lambda r, dim=dim, stages=stages: _row_order(dim, r, stages))  # type: ignore[misc]
+        out[key] = rows
+    return out
 
 
 def _fallback_label(group: Any) -> str:

@@ -2366,6 +2366,7 @@ class _Run:
                         amount=obj.amount,
                         probability=obj.probability,
                         owner_position_id=obj.owner_position_id,
+                        advanced=False,  # a new deal's only change: it has not moved on
                     )
                     for obj in objs
                 ],

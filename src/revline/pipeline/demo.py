@@ -186,6 +186,19 @@ def bulk_create(model: type[models.Model], objects: Iterable[Any]) -> list[Any]:
     return objects
 
 
+def _moves_on(stage: Stage, when: Any, path: list[tuple[Stage, Any]]) -> bool:
+    """``StageChange.advanced`` of the entry into ``stage`` at ``when``: the deal later reaches
+    a won stage or an open stage of a higher order."""
+    return any(
+        later_when > when
+        and (
+            later.kind == StageKind.WON
+            or (later.kind == StageKind.OPEN and later.order > stage.order)
+        )
+        for later, later_when in path
+    )
+
+
 def insert_rows(model: type[models.Model], columns: list[str], rows: list[tuple]) -> None:
     """Insert ``rows`` (values in ``columns`` order, ids for foreign keys) without model
     instances: for the stage history, tens of thousands of rows, where building and compiling
@@ -503,16 +516,19 @@ def opportunities_load(ctx: DemoContext) -> None:
         "amount",
         "probability",
         "owner_position",
+        "advanced",
     ]
     changes: list[tuple] = []
     for plan, opportunity in zip(new_plans, opportunities, strict=True):
         list_price = ctx.price(ctx.products[plan.product])
         owner = ctx.agents[plan.agent]
         previous = None
+        path: list[tuple[Stage, dt.datetime]] = []
         for key, when in plan.steps:
             stage = ctx.stages[key]
             if stage == previous:  # a pipeline with fewer stages than the plan
                 continue
+            path.append((stage, when))
             changes.append(
                 (
                     opportunity.pk,
@@ -523,9 +539,14 @@ def opportunities_load(ctx: DemoContext) -> None:
                     opportunity.amount if key == "won" else list_price,
                     stage.probability,
                     owner.pk,
+                    False,
                 )
             )
             previous = stage
+        for index, (stage, when) in enumerate(path):  # StageChange.advanced
+            if _moves_on(stage, when, path):
+                row = len(changes) - len(path) + index
+                changes[row] = (*changes[row][:-1], True)
     insert_rows(StageChange, columns, changes)
     ctx.count("stage changes", len(changes))
 

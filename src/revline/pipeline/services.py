@@ -161,8 +161,70 @@ def stage_save(
     changes = diff_fields(stage, values)
     if changes:
         stage.save()
+        if "order" in changes or "kind" in changes:  # what "moved on" means has changed
+            stage_changes_mark_advanced(
+                opportunity_ids=Opportunity.objects.filter(pipeline=pipeline).values("pk")
+            )
         audit_event_record(actor=by, action="stage.update", instance=stage, changes=changes)
     return stage
+
+
+# --- the stage history ---------------------------------------------------------------------------
+
+# StageChange.advanced for each change: did the deal later move to a won stage, or to an open
+# stage of a higher order than the one this change entered? Plain SQL that SQLite and PostgreSQL
+# both run (the migration that added the flag runs the same statement).
+ADVANCED_SQL = (
+    "EXISTS (SELECT 1 FROM pipeline_stagechange later "
+    "JOIN pipeline_stage later_stage ON later_stage.id = later.to_stage_id "
+    "WHERE later.opportunity_id = pipeline_stagechange.opportunity_id "
+    "AND later.changed_at > pipeline_stagechange.changed_at "
+    "AND (later_stage.kind = 'won' OR (later_stage.kind = 'open' AND later_stage.\"order\" > "
+    '(SELECT entered."order" FROM pipeline_stage entered '
+    "WHERE entered.id = pipeline_stagechange.to_stage_id))))"
+)
+
+
+def stage_changes_mark_advanced(*, opportunity_ids: Any = None) -> int:
+    """Work out ``StageChange.advanced`` again for the history of ``opportunity_ids`` (a list
+    or a queryset of ids; None: every deal), in one UPDATE. For paths that write many changes at
+    once (imports, the demo, merges); returns the number of rows written."""
+    from django.db import connection
+
+    sql = f"UPDATE pipeline_stagechange SET advanced = {ADVANCED_SQL}"  # noqa: S608 (constant; ids are parameters)
+    params: list[Any] = []
+    if opportunity_ids is not None:
+        if hasattr(opportunity_ids, "query"):
+            subquery, sub_params = opportunity_ids.query.sql_with_params()
+            sql += f" WHERE opportunity_id IN ({subquery})"
+            params.extend(sub_params)
+        else:
+            ids = [int(pk) for pk in opportunity_ids]
+            if not ids:
+                return 0
+            sql += f" WHERE opportunity_id IN ({', '.join(['%s'] * len(ids))})"
+            params.extend(ids)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def _stage_change_record(change: StageChange, *, backdated: bool) -> None:
+    """After ``change`` joined its deal's history, one UPDATE: mark the earlier entries it moves
+    the deal on from. A change recorded with a date given (``at``) may have later ones: then the
+    deal's whole history is worked out again."""
+    if backdated:
+        stage_changes_mark_advanced(opportunity_ids=[change.opportunity_id])
+        return
+    stage = change.to_stage
+    if stage.kind == StageKind.LOST:
+        return
+    earlier = StageChange.objects.filter(
+        opportunity_id=change.opportunity_id, changed_at__lt=change.changed_at, advanced=False
+    )
+    if stage.kind == StageKind.OPEN:
+        earlier = earlier.filter(to_stage__order__lt=stage.order)
+    earlier.update(advanced=True)
 
 
 # --- opportunities -----------------------------------------------------------------------------
@@ -229,7 +291,7 @@ def opportunity_create(
     opportunity.save()
     if at is not None:  # a back-dated opening (imports, conversions from history)
         Opportunity.objects.filter(pk=opportunity.pk).update(created_at=at)
-    StageChange.objects.create(
+    StageChange.objects.create(  # a new deal's only change: it has not moved on (advanced=False)
         opportunity=opportunity,
         from_stage=None,
         to_stage=stage,
@@ -374,7 +436,7 @@ def opportunity_move_stage(
         else:
             opportunity.loss_reason = ""
     opportunity.save()
-    StageChange.objects.create(
+    change = StageChange.objects.create(
         opportunity=opportunity,
         from_stage=before,
         to_stage=stage,
@@ -384,6 +446,7 @@ def opportunity_move_stage(
         probability=opportunity.probability,
         owner_position_id=opportunity.owner_position_id,
     )
+    _stage_change_record(change, backdated=at is not None)
     audit_event_record(
         actor=by, action="opportunity.move_stage", instance=opportunity, changes=changes
     )
@@ -594,5 +657,6 @@ __all__ = [
     "quote_send",
     "quote_submit",
     "renewal_create",
+    "stage_changes_mark_advanced",
     "stage_save",
 ]

@@ -1202,6 +1202,93 @@ def rollup_from(
 
 
 @dataclass
+class ForecastSummary:
+    """The top line of a position's roll-up (``rollup_from``'s root): the figures as adjusted,
+    closed, the quota, how many positions submitted."""
+
+    closed: Decimal
+    commit: Decimal
+    best_case: Decimal
+    pipeline: Decimal
+    quota: Decimal | None
+    submitters: int
+    members: int
+
+    @property
+    def forecast(self) -> Decimal:
+        return money(self.closed + self.commit)
+
+    @property
+    def upside(self) -> Decimal:
+        return money(self.closed + self.commit + self.best_case)
+
+
+def forecast_summary(*, user: Any, period: Period, position_id: int) -> ForecastSummary:
+    """``rollup_from(forecast_data(...), root=position_id, viewer=position_id)``'s root figures
+    (the position's roll-up as its holder sees it, bookings of the deals ``user`` sees), worked
+    out from plain tuples: no model instance per position, submission or adjustment, no node per
+    position. For pages that show only the top line (the CRO's cockpit). Seven queries (and the
+    user's roles, when not read yet)."""
+    graph = OrgGraph.load(scope=None, closure_of=[position_id])
+    depth = graph.below.get(position_id, {})
+    members = set(depth) or {position_id}
+    forest = graph.forest(members)
+    submitted: dict[int, tuple[Decimal, ...]] = {
+        row[0]: row[1:]
+        for row in ForecastSubmission.objects.filter(
+            period_kind=period.kind, period_start=period.start
+        )
+        .order_by()
+        .values_list("owner_position_id", *FIGURES)
+    }
+    chosen: dict[tuple[int, str], tuple[int, Decimal]] = {}  # (position, figure) -> author, amount
+    for pid, author, figure, amount in (
+        ForecastAdjustment.objects.filter(period_kind=period.kind, period_start=period.start)
+        .order_by("adjusted_at", "id")
+        .values_list("position_id", "owner_position_id", "figure", "amount")
+    ):
+        if author not in depth or pid not in members:
+            continue
+        current = chosen.get((pid, figure))
+        if current is None or depth[author] <= depth[current[0]]:
+            chosen[(pid, figure)] = (author, amount)
+    bookings = bookings_by_owner(user=user, owners=None, start=period.start, end=period.end)
+    quotas = quota_rollup(
+        forest, quota_rows(scope=None, start=period.start, end=period.end), period.start, period.end
+    )
+    zero = tuple(ZERO for _ in FIGURES)
+    effective: dict[int, list[Decimal]] = {}
+    closed: dict[int, Decimal] = {}
+    submitters: dict[int, int] = {}
+    count: dict[int, int] = {}
+    for pid in forest.post_order([position_id]):
+        kids = [c for c in forest.children.get(pid, ()) if c in effective]
+        own = submitted.get(pid)
+        figures = list(own or zero)
+        for kid in kids:
+            kid_figures = effective[kid]
+            for i in range(len(FIGURES)):
+                figures[i] += kid_figures[i]
+        for i, f in enumerate(FIGURES):
+            if (pid, f) in chosen:
+                figures[i] = chosen[(pid, f)][1]
+        effective[pid] = figures
+        closed[pid] = bookings.get(pid, (ZERO, 0))[0] + sum((closed[k] for k in kids), ZERO)
+        submitters[pid] = (1 if own is not None else 0) + sum(submitters[k] for k in kids)
+        count[pid] = 1 + sum(count[k] for k in kids)
+    top = dict(zip(FIGURES, effective[position_id], strict=True))
+    return ForecastSummary(
+        closed=money(closed[position_id]),
+        commit=money(top["commit"]),
+        best_case=money(top["best_case"]),
+        pipeline=money(top["pipeline"]),
+        quota=quotas[position_id].amount if position_id in quotas else None,
+        submitters=submitters[position_id],
+        members=count[position_id],
+    )
+
+
+@dataclass
 class ForecastView:
     period: Period
     node: ForecastNode

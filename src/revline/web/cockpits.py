@@ -524,7 +524,7 @@ class PredictedRange:
 @dataclass
 class ForecastPanel:
     period: Period
-    rollup: Any  # planning.selectors.ForecastNode, or None
+    rollup: Any  # planning.selectors.ForecastSummary, or None
     predicted: PredictedRange | None
     rollup_note: str = ""
     predicted_note: str = ""
@@ -624,13 +624,9 @@ def forecast_panel(
     from revline.planning import selectors as planning
 
     quarter = period if period.kind == "quarter" else rule.period_of(period.start, "quarter")
-    # The roll-up of the user's own position as they see it (planning.forecast_view's node),
-    # built from planning's loaded data directly: with the whole organisation loaded once
-    # rather than an id list of every position below, and without the submission form's prefill.
-    data = planning.forecast_data(
-        user=user, period=quarter, scope_ids=None, closure_of=[position.pk]
-    )
-    rollup = planning.rollup_from(data, root=position.pk, viewer=position.pk)
+    # The top line of the user's own position's roll-up as they see it (planning.forecast_view's
+    # node): the panel shows no line per report, so none is built.
+    rollup = planning.forecast_summary(user=user, period=quarter, position_id=position.pk)
     note = ""
     if not rollup.submitters:
         note = "Nobody below you has submitted a forecast for this quarter yet."
@@ -749,9 +745,9 @@ def cockpit_numbers(
     by_key: dict[str, Tile] = {}
     current: dict[str, kpis.KpiValue] = {}
     if "tiles" in want or ("funnel" in want and role == R.CSO):
-        current = _compute(user, keys, period.current, scope, filters)
+        current = _compute(user, keys, period.current, scope, filters, rule)
     if "tiles" in want:
-        previous = _compute(user, compared_keys(role, keys), period.previous, scope, filters)
+        previous = _compute(user, compared_keys(role, keys), period.previous, scope, filters, rule)
         targets = _targets(current)
         for key in keys:
             target, label = targets.get(key, (None, ""))
@@ -775,11 +771,10 @@ def cockpit_numbers(
                 by_key[key] = measured
     trends: list[Trend] = []
     if "trends" in want or "tiles" in want:
-        for key in TRENDS.get(role, ()):
-            trend = _trend(user, key, period, scope, filters)
-            trends.append(trend)
-            if key in by_key:
-                by_key[key].trend = trend.values
+        trends = _trends(user, list(TRENDS.get(role, ())), period, scope, filters, rule)
+        for trend in trends:
+            if trend.kpi.key in by_key:
+                by_key[trend.kpi.key].trend = trend.values
     numbers = Numbers(
         position=position,
         role=role,
@@ -792,13 +787,13 @@ def cockpit_numbers(
     )
     if "team" in want:
         if role in COMPANY_ROLES:
-            numbers.team = _regions_section(user, period, filters, targets_cache)
+            numbers.team = _regions_section(user, period, filters, targets_cache, rule)
         elif role in TEAM_ROLES:
-            numbers.team = _reports_section(user, position, period)
+            numbers.team = _reports_section(user, position, period, rule)
     if role in COMPANY_ROLES:
         numbers.regions = list(Region.objects.filter(parent__isnull=True).order_by("name"))
     if "funnel" in want and role == R.CSO:
-        numbers.funnel = _funnel(user, period, region, numbers.regions, current)
+        numbers.funnel = _funnel(user, period, region, numbers.regions, current, rule)
     if "forecast" in want and role == R.CRO:
         numbers.forecast = forecast_panel(
             user=user, position=position, rule=rule, period=period.current
@@ -815,37 +810,60 @@ def _scope_label(role: str, position: Position, region: Region | None) -> str:
 
 
 def _compute(
-    user: Any, keys: list[str], period: Period, scope: int | None, filters: dict | None
+    user: Any,
+    keys: list[str],
+    period: Period,
+    scope: int | None,
+    filters: dict | None,
+    rule: FiscalYearRule,
 ) -> dict[str, kpis.KpiValue]:
     if not keys:
         return {}
     values = kpis.compute(
-        user=user, keys=keys, start=period.start, end=period.end, position_id=scope, filters=filters
+        user=user,
+        keys=keys,
+        start=period.start,
+        end=period.end,
+        position_id=scope,
+        filters=filters,
+        rule=rule,
     )
     return {v.key: v for v in values}
 
 
-def _trend(
-    user: Any, key: str, period: CockpitPeriod, scope: int | None, filters: dict | None
-) -> Trend:
-    """``key`` per period over the trend window: one breakdown by the period kind."""
+def _trends(
+    user: Any,
+    keys: list[str],
+    period: CockpitPeriod,
+    scope: int | None,
+    filters: dict | None,
+    rule: FiscalYearRule,
+) -> list[Trend]:
+    """Each of ``keys`` per period over the trend window: one breakdown by the period kind for
+    them all (KPIs of the same aggregate share its query; no total is computed)."""
+    if not keys:
+        return []
     first, last = period.trend[0], period.trend[-1]
-    got = kpis.breakdown(
+    got = kpis.breakdown_rows(
         user=user,
-        key=key,
+        keys=keys,
         by=period.kind,
         start=first.start,
         end=last.end,
         position_id=scope,
         filters=filters,
+        rule=rule,
     )
-    rows = {r.group: r for r in got.rows}
-    values, urls = [], []
-    for p in period.trend:
-        row = rows.get(p.key)
-        values.append(row.value if row is not None else _empty_value(key))
-        urls.append(list_url(row) if row is not None else "")
-    return Trend(KPIS[key], list(period.trend), values, urls)
+    trends = []
+    for key in keys:
+        rows = {r.group: r for r in got[key]}
+        values, urls = [], []
+        for p in period.trend:
+            row = rows.get(p.key)
+            values.append(row.value if row is not None else _empty_value(key))
+            urls.append(list_url(row) if row is not None else "")
+        trends.append(Trend(KPIS[key], list(period.trend), values, urls))
+    return trends
 
 
 def _empty_value(key: str) -> Any:
@@ -856,11 +874,23 @@ def _empty_value(key: str) -> Any:
     return None
 
 
-def _rows_by_group(value: kpis.Breakdown) -> dict[Any, kpis.KpiValue]:
-    return {r.group: r for r in value.rows if r.group is not None}
+def _rows_by_group(rows: list[kpis.KpiValue]) -> dict[Any, kpis.KpiValue]:
+    return {r.group: r for r in rows if r.group is not None}
 
 
-def _reports_section(user: Any, position: Position, period: CockpitPeriod) -> TeamSection:
+TEAM_KEYS = ["bookings", "win_rate", "open_pipeline"]
+
+
+def _team_figures(**args: Any) -> tuple[dict[Any, kpis.KpiValue], ...]:
+    """Bookings, win rate and open pipeline per group: one breakdown for the three (bookings
+    and win rate share their query)."""
+    got = kpis.breakdown_rows(keys=TEAM_KEYS, **args)
+    return tuple(_rows_by_group(got[key]) for key in TEAM_KEYS)
+
+
+def _reports_section(
+    user: Any, position: Position, period: CockpitPeriod, rule: FiscalYearRule
+) -> TeamSection:
     """Each direct report of ``position`` (a rep, or a manager's whole team): bookings against
     quota (the planning app's quota roll-up) with pace, win rate and open pipeline."""
     from revline.planning import selectors as planning
@@ -873,10 +903,9 @@ def _reports_section(user: Any, position: Position, period: CockpitPeriod) -> Te
         "start": p.start,
         "end": p.end,
         "position_id": position.pk,
+        "rule": rule,
     }
-    booked = _rows_by_group(kpis.breakdown(key="bookings", **args))
-    closed = _rows_by_group(kpis.breakdown(key="win_rate", **args))
-    pipe = _rows_by_group(kpis.breakdown(key="open_pipeline", **args))
+    booked, closed, pipe = _team_figures(**args)
     rows: list[TeamRow] = []
     # The reports who sell (and any other with deals): an SDR or a CS rep reporting to a manager
     # has no bookings row of its own.
@@ -1009,14 +1038,23 @@ def _url(name: str, query: str) -> str:
 
 
 def _regions_section(
-    user: Any, period: CockpitPeriod, filters: dict | None, cache: dict[str, Any]
+    user: Any,
+    period: CockpitPeriod,
+    filters: dict | None,
+    cache: dict[str, Any],
+    rule: FiscalYearRule,
 ) -> TeamSection:
     """Each region: bookings against the region's target (planning), win rate, open pipeline."""
     p = period.current
-    args = {"user": user, "by": "region", "start": p.start, "end": p.end, "filters": filters}
-    booked = _rows_by_group(kpis.breakdown(key="bookings", **args))
-    closed = _rows_by_group(kpis.breakdown(key="win_rate", **args))
-    pipe = _rows_by_group(kpis.breakdown(key="open_pipeline", **args))
+    args = {
+        "user": user,
+        "by": "region",
+        "start": p.start,
+        "end": p.end,
+        "filters": filters,
+        "rule": rule,
+    }
+    booked, closed, pipe = _team_figures(**args)
     targets = {
         line.scope.pk: line.amount
         for line in _target_lines(user, period, cache)
@@ -1052,6 +1090,7 @@ def _funnel(
     region: Region | None,
     regions: list[Region],
     values: dict[str, kpis.KpiValue],
+    rule: FiscalYearRule,
 ) -> Funnel:
     """Lead -> SQL -> opportunity -> won for the leads created in the period, and stage to
     stage for the deals that entered each stage in it, with the deals lost from each stage
@@ -1062,7 +1101,12 @@ def _funnel(
         values = {
             v.key: v
             for v in kpis.compute(
-                user=user, keys=list(FUNNEL_KEYS), start=p.start, end=p.end, filters=filters
+                user=user,
+                keys=list(FUNNEL_KEYS),
+                start=p.start,
+                end=p.end,
+                filters=filters,
+                rule=rule,
             )
         }
     leads = values["lead_conversion"]
@@ -1080,9 +1124,15 @@ def _funnel(
         FunnelStep("Won", parts.get("won", 0), parts.get("opportunity_to_won")),
     ]
     lost = kpis.breakdown(
-        user=user, key="deals_lost", by="stage", start=p.start, end=p.end, filters=filters
+        user=user,
+        key="deals_lost",
+        by="stage",
+        start=p.start,
+        end=p.end,
+        filters=filters,
+        rule=rule,
     )
-    lost_by_stage = _rows_by_group(lost)
+    lost_by_stage = _rows_by_group(lost.rows)
     stages_value = values["stage_conversion"]
     stages: list[FunnelStage] = []
     for s in (stages_value.parts or {}).get("stages", []):

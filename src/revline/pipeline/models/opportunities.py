@@ -127,7 +127,7 @@ class StageChange(models.Model):
         "pipeline.Stage", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     to_stage = models.ForeignKey("pipeline.Stage", on_delete=models.PROTECT, related_name="+")
-    changed_at = models.DateTimeField(db_index=True)
+    changed_at = models.DateTimeField()  # indexed first in the conversion index below
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -136,12 +136,27 @@ class StageChange(models.Model):
     owner_position = models.ForeignKey(
         "org.Position", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Whether the deal later moved on from this entry: to a won stage, or to an open stage of a
+    # higher order (stage-to-stage conversion counts these). Kept by the services that write the
+    # history (``pipeline.services.stage_changes_mark_advanced``).
+    advanced = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["changed_at", "id"]
         indexes = [
-            models.Index(fields=["opportunity", "changed_at"]),
+            # A deal's history in order; with the stages in the index, the latest closing
+            # change of each deal (the stage it was won or lost from) is read from it alone.
+            models.Index(
+                fields=["opportunity", "changed_at", "id", "to_stage", "from_stage"],
+                name="pipeline_sc_history_idx",
+            ),
             models.Index(fields=["to_stage", "changed_at"]),
+            # Stage-to-stage conversion counts a period's entries and those that moved on from
+            # the index alone (an index-only scan, not a heap page per change).
+            models.Index(
+                fields=["changed_at", "to_stage", "advanced", "opportunity"],
+                name="pipeline_sc_conversion_idx",
+            ),
         ]
 
     def __str__(self) -> str:
