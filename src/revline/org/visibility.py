@@ -273,7 +273,9 @@ def position_visibility_q(user: Any, action: str) -> Q:
     )
 
 
-def visible_link(user: Any, model: type[Model], ref: str) -> Any:
+def visible_link(
+    user: Any, model: type[Model], ref: str, *, row_model: type[Model] | None = None
+) -> Any:
     """A boolean column: whether ``user`` may view the ``model`` record a row's ``ref`` points to
     (a deal's account, a contact's account, a lead's campaign), so a list names only what its
     reader may see.
@@ -281,14 +283,26 @@ def visible_link(user: Any, model: type[Model], ref: str) -> Any:
     Written ``ref IN (visible ids)``, which PostgreSQL hashes once per query; a per-row
     ``EXISTS`` re-ran the predicate for each row (a page of deals: ~20 ms -> ~170 ms,
     bench/api_crm.py). Someone who sees every record gets a constant.
+
+    ``row_model``: the model of the rows. When it lends ``model`` view access through ``ref``
+    (rule 6: a deal's account), a row seen through the hierarchy answers by itself, tested
+    first: a page whose rows all qualify never builds the set of visible ``model`` ids (a VP's
+    page of deals: 25,000 accounts).
     """
+    from django.apps import apps
     from django.db.models import BooleanField, ExpressionWrapper, Value
 
     q = record_visibility_q(user, VIEW, model)
     if q == EVERYTHING:
         return Value(True, output_field=BooleanField())
     visible = model._default_manager.filter(q).order_by().values("pk")
-    return ExpressionWrapper(Q(**{f"{ref}__in": visible}), output_field=BooleanField())
+    condition = Q(**{f"{ref}__in": visible})
+    for label, link in getattr(model, "visible_through", ()):
+        if row_model is not None and apps.get_model(label) is row_model and ref == f"{link}_id":
+            domain = getattr(row_model, "visibility_domain", Domain.REVENUE)
+            lends = Q(owner_position_id__in_subquery=record_owner_positions(user, VIEW, domain))
+            condition = (lends & Q(**{f"{ref}__isnull": False})) | condition
+    return ExpressionWrapper(condition, output_field=BooleanField())
 
 
 def can(user: Any, action: str, instance: Model) -> bool:

@@ -210,6 +210,8 @@ def contact_visible(user: Any, ref: str = "contact_id") -> Any:
 def opportunities_visible(*, user: Any, action: str = "view") -> QuerySet[Opportunity]:
     """Every deal ``user`` may see (or change), with what a list row shows of it
     (``account_visible``: whether the user sees the deal's account)."""
+    from revline.crm.models import Account
+
     qs: QuerySet[Opportunity] = Opportunity.objects.visible_to(user, action).select_related(
         "owner_position",
         "owner_position__holder",
@@ -218,7 +220,9 @@ def opportunities_visible(*, user: Any, action: str = "view") -> QuerySet[Opport
         "pipeline",
         "product",
     )
-    return qs.annotate(account_visible=account_visible(user))
+    return qs.annotate(
+        account_visible=visible_link(user, Account, "account_id", row_model=Opportunity)
+    )
 
 
 def _visible_account_name(user: Any, lookup: str, q: str) -> Q:
@@ -589,8 +593,9 @@ def timeline(
 def quotes_list(
     *, user: Any, q: str = "", filters: Mapping[str, Any] | None = None, order: str = ""
 ) -> QuerySet[Quote]:
-    """The quotes ``user`` sees. ``filters``: status, opportunity, owner, account, number,
-    latest ("1": hide superseded versions), created_from/created_to. ``q`` searches the number,
+    """The quotes ``user`` sees. ``filters``: status (comma-separated values), opportunity,
+    owner, account, number, latest ("1": hide superseded versions), created_from/created_to,
+    and the KPI drill-downs' (``_quote_analytics_filter``). ``q`` searches the number,
     the deal's name and the account's name. ``order``: number, total, created_at, status,
     effective_discount ("-" for descending); default newest first."""
     filters = filters or {}
@@ -608,18 +613,47 @@ def quotes_list(
             | Q(opportunity__name__icontains=q)
             | _visible_account_name(user, "opportunity__account__name", q)
         )
-    qs = _choice_filter(qs, "status", filters.get("status"), QuoteStatus.values)
+    if (raw := filters.get("status")) not in (None, ""):
+        statuses = [v.strip() for v in str(raw).split(",") if v.strip()]
+        qs = (
+            qs.filter(status__in=statuses)
+            if set(statuses) <= set(QuoteStatus.values)
+            else qs.filter(NOTHING)
+        )
     qs = _id_filter(qs, "opportunity_id", filters.get("opportunity"))
-    qs = _id_filter(qs, "owner_position_id", filters.get("owner"))
     qs = _id_filter(qs, "opportunity__account_id", filters.get("account"))
     if number := str(filters.get("number") or "").strip():
         qs = qs.filter(number=number)
     if str(filters.get("latest") or "").lower() in {"1", "true", "yes", "on"}:
         qs = qs.exclude(status=QuoteStatus.SUPERSEDED)
     qs = _created_filter(qs, filters)
+    qs = _quote_analytics_filter(qs, filters)
     if not order:
         return qs.order_by("-created_at", "-id")
     return _ordered(qs, order, QUOTE_ORDERS)
+
+
+def _quote_analytics_filter(qs: QuerySet[Quote], filters: Mapping[str, Any]) -> QuerySet[Quote]:
+    """The filters the KPI drill-downs pass (revline.analytics, discounts): sent_from/sent_to
+    (sent_at, ISO days), under, owner, team, region (the quote owner's), product, type (the
+    deal's), sector and size (the deal's account's)."""
+    from revline.crm.selectors import owned_q
+
+    f = {k: v for k, v in filters.items() if v not in (None, "")}
+    for key, lookup, shift in (("sent_from", "sent_at__gte", 0), ("sent_to", "sent_at__lt", 1)):
+        if key in f:
+            day = _date(f[key])
+            if day is None:
+                return qs.filter(NOTHING)
+            qs = qs.filter(**{lookup: _day_start(day + dt.timedelta(days=shift))})
+    qs = qs.filter(owned_q({k: f[k] for k in ("under", "owner", "team", "region") if k in f}))
+    qs = _id_filter(qs, "opportunity__product_id", f.get("product"))
+    qs = _choice_filter(qs, "opportunity__type", f.get("type"), OpportunityType.values)
+    if sector := str(f.get("sector") or "").strip():
+        qs = qs.filter(opportunity__account__sector__iexact=sector)
+    if size := str(f.get("size") or "").strip():
+        qs = qs.filter(opportunity__account__size=size)
+    return qs
 
 
 def quote_get(*, user: Any, pk: Any, action: str = "view") -> Quote:
