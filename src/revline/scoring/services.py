@@ -25,6 +25,8 @@ import contextlib
 import datetime as dt
 import gc
 import json
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -410,9 +412,14 @@ def _tiers_for(scores: np.ndarray, cuts: dict[str, float]) -> np.ndarray:
 
 
 def _score_chunk(
-    qs: QuerySet[Lead], model: ScoringModel | None, rules: list[IcpRule], now: dt.datetime
+    qs: QuerySet[Lead],
+    model: ScoringModel | None,
+    rules: list[IcpRule],
+    now: dt.datetime,
+    store: Callable[[Callable[[], None]], None] = lambda write: write(),
 ) -> int:
-    """Score the leads of ``qs`` with ``model`` (None: fit only) and store the scores."""
+    """Score the leads of ``qs`` with ``model`` (None: fit only) and hand the writing of the
+    scores to ``store`` (by default: written now)."""
     spec = model.feature_spec if model and model.kind != ModelKind.FIT else {"features": []}
     keys = {f["key"] for f in spec["features"]} | {r.field for r in rules}
     frame, _, _ = features.load_frame(qs, now=now, keys=keys)
@@ -465,18 +472,22 @@ def _score_chunk(
             strict=True,
         )
     )
-    _upsert(
-        LeadScore,
-        ["lead_id", "model_id", "kind", "probability", "score", "tier", "factors", "fit_score",
-         "scored_at"],
-        rows,
-    )  # fmt: skip
-    if has_rules:
+    fit_rows = (
+        [(int(ids[i]), int(fit_scores[i]), matched[i], at) for i in range(len(ids))]
+        if has_rules
+        else []
+    )
+
+    def write() -> None:
         _upsert(
-            FitScore,
-            ["lead_id", "score", "matched", "computed_at"],
-            [(int(ids[i]), int(fit_scores[i]), matched[i], at) for i in range(len(ids))],
-        )
+            LeadScore,
+            ["lead_id", "model_id", "kind", "probability", "score", "tier", "factors",
+             "fit_score", "scored_at"],
+            rows,
+        )  # fmt: skip
+        _upsert(FitScore, ["lead_id", "score", "matched", "computed_at"], fit_rows)
+
+    store(write)
     return len(rows)
 
 
@@ -549,6 +560,52 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
+class _Writer:
+    """Writes the scored chunks on a second database connection while the next chunk is read
+    and scored, so the database's work overlaps the model's (on two cores a bulk run waits for
+    neither). Only on PostgreSQL outside a transaction: a connection of its own would not see
+    rows the caller has not committed. Elsewhere each chunk is written at once. The first
+    failure is raised by ``close``; the chunks after it are not written."""
+
+    def __init__(self) -> None:
+        self.threaded = connection.vendor == "postgresql" and not connection.in_atomic_block
+        self.error: BaseException | None = None
+        self.queue: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=2)
+        self.thread: threading.Thread | None = None
+        if self.threaded:
+            self.thread = threading.Thread(target=self._loop, name="scoring-writer", daemon=True)
+            self.thread.start()
+
+    def _loop(self) -> None:
+        from django.db import connection as own
+
+        try:
+            while (write := self.queue.get()) is not None:
+                if self.error is None:
+                    try:
+                        write()
+                    except BaseException as exc:  # raised again by close()
+                        self.error = exc
+        finally:
+            own.close()
+
+    def __call__(self, write: Callable[[], None]) -> None:
+        if self.error is not None:
+            raise self.error
+        if self.thread is None:
+            write()
+        else:
+            self.queue.put(write)
+
+    def close(self) -> None:
+        if self.thread is not None:
+            self.queue.put(None)
+            self.thread.join()
+            self.thread = None
+        if self.error is not None:
+            raise self.error
+
+
 def _id_chunks(qs: QuerySet[Lead], size: int) -> Iterable[tuple[int, int]]:
     ids = list(qs.order_by("id").values_list("id", flat=True))
     for start in range(0, len(ids), size):
@@ -580,16 +637,20 @@ def leads_score(
     now = timezone.now()
     run = ScoreRun()
     sources = list(qs.order_by().values_list("source_name", flat=True).distinct())
-    for source in sources:
-        model = model_for(source, models)
-        if model is None and not rules:
-            continue
-        part = qs.filter(source_name=source)
-        for low, high in _id_chunks(part, chunk):
-            with _no_gc():
-                run.scored += _score_chunk(
-                    part.filter(id__gte=low, id__lte=high), model, rules, now
-                )
+    writer = _Writer()
+    try:
+        for source in sources:
+            model = model_for(source, models)
+            if model is None and not rules:
+                continue
+            part = qs.filter(source_name=source)
+            for low, high in _id_chunks(part, chunk):
+                with _no_gc():
+                    run.scored += _score_chunk(
+                        part.filter(id__gte=low, id__lte=high), model, rules, now, writer
+                    )
+    finally:
+        writer.close()
     run.seconds = time.perf_counter() - started
     return run
 
