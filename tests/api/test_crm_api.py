@@ -710,3 +710,34 @@ def test_lead_owner_change_follows_the_web_rule(api_as, crm):
     assert Lead.objects.get(pk=lead_id).owner_position == org["bdr"]
     response = bdr.patch(f"/leads/{lead_id}", {"owner": org["sdr"].pk})
     assert response.status_code == 200 and response.json()["owner"] == org["sdr"].pk
+
+
+def test_lead_owner_patch_keeps_the_owner_it_has_and_parks_on_a_vacant_seat(api_as, crm):
+    """Sending back the current owner is no hand-over (an editor through a share may do it);
+    a manager may park a lead on a vacant seat of their own team."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from revline.org.choices import RoleType
+    from revline.org.models import RecordShare
+    from tests.org.factories import make_position
+
+    org = crm["org"]
+    lead = crm["sdr_lead"]
+    outsider = org["ae3"]  # another manager's rep, given the lead to edit through a share
+    RecordShare.objects.create(
+        content_type=ContentType.objects.get_for_model(Lead),
+        object_id=lead.pk,
+        position=outsider,
+        access="change",
+    )
+    editor = api_as(outsider.holder)
+    response = editor.patch(f"/leads/{lead.pk}", {"owner": org["sdr"].pk, "title": "COO"})
+    assert response.status_code == 200, response.content
+    assert response.json()["title"] == "COO" and response.json()["owner"] == org["sdr"].pk
+    refused = editor.patch(f"/leads/{lead.pk}", {"owner": org["ae2"].pk})  # not theirs to give
+    assert_error(refused, 422, "validation_error")
+
+    seat = make_position(RoleType.SDR, reports_to=org["m1"], holder=None, title="Open seat")
+    manager = api_as(org["m1"].holder)
+    response = manager.patch(f"/leads/{lead.pk}", {"owner": seat.pk})
+    assert response.status_code == 200 and response.json()["owner"] == seat.pk

@@ -100,3 +100,18 @@ def test_a_page_hashes_the_accounts_and_a_count_drives_the_index(sales_org, acco
     # the count: the same two subqueries (and the shares) as arrays for the index
     assert hashed not in count_sql
     assert count_sql.count(driven) == 3
+
+
+def test_a_link_column_answers_no_for_an_inactive_or_anonymous_user(org):
+    from django.contrib.auth.models import AnonymousUser
+    from django.db.models import Value
+
+    from revline.crm.models import Account
+    from revline.org.visibility import visible_link
+    from revline.pipeline.models import Opportunity
+
+    gone = org["ae1"].holder
+    gone.is_active = False
+    for user in (gone, AnonymousUser(), None):
+        column = visible_link(user, Account, "account_id", row_model=Opportunity)
+        assert isinstance(column, Value) and column.value is False

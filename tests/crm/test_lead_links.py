@@ -68,3 +68,14 @@ def test_deleting_the_user_or_position_of_a_status_change_empties_it(org):
         "by": None,
         "owner_position": None,
     }
+
+
+def test_a_link_to_a_row_deleted_behind_djangos_back_does_not_block_an_edit(org):
+    """Without a database constraint a raw delete can leave a dangling id: the lead still takes
+    an edit (the flow's links are not the edit's to validate)."""
+    from revline.crm import services as crm
+
+    lead = make_lead(org["ae1"])
+    Lead.objects.filter(pk=lead.pk).update(qualified_by_id=987654, converted_account_id=987654)
+    crm.lead_update(lead=Lead.objects.get(pk=lead.pk), by=None, title="CFO")
+    assert Lead.objects.get(pk=lead.pk).title == "CFO"

@@ -188,3 +188,13 @@ def test_reordering_stages_works_the_flags_out_again(sales_org):
         max_days=discovery.max_days,
     )
     assert [f for _, f in flags(opp)] == [True, True, False] == expected(opp)
+
+
+def test_a_live_move_before_a_future_dated_change_works_the_deal_out_again(sales_org):
+    """A history may hold a change dated after now (an imported deal created in the future):
+    a live move then gets its flag from the whole history, not only its own earlier entries."""
+    opp = deal(sales_org)
+    move(opp, "Demo", timezone.now() + dt.timedelta(days=3))
+    move(opp, "Discovery")  # now, before the Demo entry: it moves on to Demo later
+    assert [flag for _, flag in flags(opp)] == expected(opp)
+    assert ("Discovery", True) in flags(opp)

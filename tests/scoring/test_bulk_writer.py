@@ -19,8 +19,14 @@ def test_a_run_in_chunks_stores_every_score(admin, owner):
     )
     sectors = ["Software", "Retail", "Software", "Banking", "Software"] * 5
     leads = [
-        crm.lead_create(by=admin, owner_position=owner, route=False, last_name=f"L{i}",
-                        company=f"Co {i}", sector=sector)  # fmt: skip
+        crm.lead_create(
+            by=admin,
+            owner_position=owner,
+            route=False,
+            last_name=f"L{i}",
+            company=f"Co {i}",
+            sector=sector,
+        )
         for i, sector in enumerate(sectors)
     ]
     LeadScore.objects.all().delete()

@@ -125,3 +125,18 @@ def test_the_rescore_job_is_idempotent(admin, fit_scored):
         assert tasks.scoring_rescore.call(lead_ids=[lead.pk]).startswith("scored 1 leads")
         assert LeadScore.objects.filter(lead=lead).count() == 1
         assert LeadScore.objects.get(lead=lead).score == 100
+
+
+def test_renaming_or_retyping_a_campaign_rescores_its_leads(
+    admin, owner, fit_scored, django_capture_on_commit_callbacks
+):
+    """A campaign's name and kind are features of its leads' scores; its cost is not."""
+    lead, _ = fit_scored
+    campaign = crm.campaign_create(by=admin, owner_position=owner, name="Webinar")
+    Lead.objects.filter(pk=lead.pk).update(campaign=campaign)
+    with django_capture_on_commit_callbacks(execute=True):
+        crm.campaign_update(campaign=campaign, by=admin, cost=500)
+    assert queued_rescores() == []
+    with django_capture_on_commit_callbacks(execute=True):
+        crm.campaign_update(campaign=campaign, by=admin, name="Spring webinar")
+    assert queued_rescores() == [[lead.pk]]

@@ -512,6 +512,8 @@ def lead_detail(request: HttpRequest, lead_id: int):
 )
 def lead_update(request: HttpRequest, lead_id: int, payload: LeadPatch):
     lead = to_change(request, selectors.lead_get, lead_id)
+    if "owner" in payload.model_fields_set and payload.owner == lead.owner_position_id:
+        payload.model_fields_set.discard("owner")  # the owner it has: nothing to hand over
     changes = _changes(
         payload,
         request,

@@ -556,10 +556,11 @@ def routing_rules() -> QuerySet[RoutingRule]:
 
 
 def lead_assign_targets(*, user: Any) -> QuerySet:
-    """The filled positions ``user`` may give a lead to (``services.lead_assign``): those whose
-    leads they may change (their own positions and everything below; everyone for RevOps), the
-    colleagues of their own unit (a BDR passing a lead to the team's SDR) and whoever they see
-    in the org chart. The web form and the API offer exactly these."""
+    """The positions ``user`` may give a lead to (``services.lead_assign``): those whose leads
+    they may change (their own positions and everything below, vacant seats included; everyone
+    for RevOps), and, held by an active person, the colleagues of their own unit (a BDR passing
+    a lead to the team's SDR) and whoever they see in the org chart. The web form and the API
+    offer exactly these."""
     from revline.org import selectors as org_selectors
     from revline.org.choices import Domain
     from revline.org.models import Position, PositionClosure
@@ -568,11 +569,11 @@ def lead_assign_targets(*, user: Any) -> QuerySet:
     owners = org_selectors.record_owners(user=user, domain=Domain.LEADS).values("id")
     managers = Position.objects.filter(holder_id=getattr(user, "pk", None)).values("reports_to_id")
     unit = PositionClosure.objects.filter(ancestor_id__in=managers).values("descendant_id")
+    filled = Q(holder__isnull=False, holder__is_active=True)
     return (
         Position.objects.filter(
-            position_visibility_q(user, "view") | Q(id__in=unit) | Q(id__in=owners)
+            Q(id__in=owners) | ((position_visibility_q(user, "view") | Q(id__in=unit)) & filled)
         )
-        .filter(holder__isnull=False, holder__is_active=True)
         .select_related("holder")
         .order_by("title", "id")
     )

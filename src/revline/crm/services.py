@@ -318,9 +318,20 @@ def _status_change(
     )
 
 
+# Lead links the hand-off and merges set, never a lead edit (no database constraint either).
+LEAD_FLOW_LINKS = (
+    "qualified_by",
+    "received_by",
+    "converted_account",
+    "converted_contact",
+    "converted_opportunity",
+    "merged_into",
+)
+
+
 def _rescore(*lead_ids: int) -> None:
     """The leads' scored inputs changed: lead scoring rescores them in the background once
-    the transaction commits (one job per transaction)."""
+    the transaction commits."""
     from revline.scoring.services import leads_changed  # scoring reads the CRM: imported late
 
     leads_changed(lead_ids=lead_ids)
@@ -388,7 +399,9 @@ def lead_update(*, lead: Lead, by: Any, **fields: Any) -> Lead:
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
     changes = diff_fields(lead, values)
     if changes:
-        _clean(lead, ["owner_position", "custom", "converted_opportunity"])
+        # the links set by the flow (and kept without a database constraint) are not this
+        # edit's to check: a link to a since-deleted row must not make the lead uneditable
+        _clean(lead, ["owner_position", "custom", *LEAD_FLOW_LINKS])
         lead.save()
         audit_event_record(actor=by, action="lead.update", instance=lead, changes=changes)
         _rescore(lead.pk)
@@ -1010,6 +1023,8 @@ def campaign_update(*, campaign: Campaign, by: Any, **fields: Any) -> Campaign:
         _clean(campaign, ["owner_position"])
         campaign.save()
         audit_event_record(actor=by, action="campaign.update", instance=campaign, changes=changes)
+        if {"name", "kind"} & set(changes):  # features of its leads' scores
+            _rescore(*campaign.leads.values_list("id", flat=True))
     return campaign
 
 

@@ -295,6 +295,8 @@ def visible_link(
     q = record_visibility_q(user, VIEW, model)
     if q == EVERYTHING:
         return Value(True, output_field=BooleanField())
+    if q == NOTHING:  # an anonymous or inactive user sees no record at all
+        return Value(False, output_field=BooleanField())
     visible = model._default_manager.filter(q).order_by().values("pk")
     condition = Q(**{f"{ref}__in": visible})
     for label, link in getattr(model, "visible_through", ()):

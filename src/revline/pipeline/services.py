@@ -212,8 +212,12 @@ def stage_changes_mark_advanced(*, opportunity_ids: Any = None) -> int:
 def _stage_change_record(change: StageChange, *, backdated: bool) -> None:
     """After ``change`` joined its deal's history, one UPDATE: mark the earlier entries it moves
     the deal on from. A change recorded with a date given (``at``) may have later ones: then the
-    deal's whole history is worked out again."""
-    if backdated:
+    deal's whole history is worked out again, as it is when the history already holds a change
+    dated after this one (an imported deal created in the future)."""
+    later = StageChange.objects.filter(
+        opportunity_id=change.opportunity_id, changed_at__gt=change.changed_at
+    )
+    if backdated or later.exists():
         stage_changes_mark_advanced(opportunity_ids=[change.opportunity_id])
         return
     stage = change.to_stage

@@ -216,9 +216,9 @@ class LeadStatusChange(models.Model):
     from_status = models.CharField(max_length=20, choices=LeadStatus.choices, blank=True)
     to_status = models.CharField(max_length=20, choices=LeadStatus.choices)
     # Every imported lead gets its first change, so this table grows as fast as the leads: it
-    # keeps the indexes its readers use (per lead, and status then time) and, like the lead's
-    # later links, leaves the "who" links to Django (on_delete) rather than to foreign-key
-    # triggers run for every row.
+    # keeps the indexes its readers use (per lead, status then time, owner then time) and, like
+    # the lead's later links, leaves the "who" links to Django (on_delete) rather than to
+    # foreign-key triggers run for every row.
     at = models.DateTimeField()
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -243,7 +243,11 @@ class LeadStatusChange(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
-        indexes = [models.Index(fields=["to_status", "at"])]
+        indexes = [
+            models.Index(fields=["to_status", "at"]),
+            # capacity routing counts the leads each member received over a window
+            models.Index(fields=["owner_position", "at"], name="crm_status_owner_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.lead_id}: {self.from_status or '-'} -> {self.to_status}"
