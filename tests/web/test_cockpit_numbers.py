@@ -295,8 +295,14 @@ def test_the_cso_funnel_of_a_region_links_each_stages_lost_deals(client, world):
     assert "Conversion funnel: East" in funnel
     steps = funnel[funnel.index('class="funnel-steps') :]
     assert re.search(r"Leads</span> <strong><a [^>]+>2</a>", steps)
-    assert re.search(r"Sales-qualified</span> <strong>1</strong>", steps)
-    assert re.search(r"Won</span> <strong>1</strong>", steps)
+    # Every step links to the leads it counts (the lead list's filters; its visibility).
+    for label in ("Leads", "Sales-qualified", "Opportunity", "Won"):
+        link = re.search(rf'{label}</span> <strong><a href="([^"]+)">(\d+)</a>', steps)
+        assert link, label
+        listing = client.get(unescape(link.group(1))).content.decode()
+        ids = {int(i) for i in re.findall(r'href="/crm/leads/(\d+)/"', listing)}
+        assert len(ids) == int(link.group(2)), label
+        assert ids == ({lead.pk, other.pk} if label == "Leads" else {lead.pk}), label
     demo = stage("Demo")
     row = re.search(rf'<tr data-stage="{demo.pk}">(.*?)</tr>', funnel, re.S).group(1)
     lost = hrefs(row)[0]

@@ -34,7 +34,18 @@ from revline.planning.calendar import FiscalYearRule, fiscal_rule
 
 router = Router(tags=["analytics"])
 
-LIST_URLS = {"opportunities": "/api/v1/opportunities", "leads": "/api/v1/leads"}
+# Where ``drilldown_url`` points for each ``drilldown_list``: the API list for opportunities and
+# leads; the web list (with its CSV export) for the others, whose API lists do not take the
+# drill-down filters.
+LIST_URLS = {
+    "opportunities": "/api/v1/opportunities",
+    "leads": "/api/v1/leads",
+    "activities": "/crm/activities/",
+    "quotes": "/pipeline/quotes/",
+    "complaints": "/crm/complaints/",
+    "surveys": "/crm/surveys/",
+    "campaigns": "/crm/campaigns/",
+}
 
 
 def plain(value: Any) -> Any:

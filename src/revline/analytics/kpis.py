@@ -9,8 +9,10 @@ fixed number of queries whatever the size of the data; KPIs computed from the sa
 (win rate, deals won and lost, bookings, average deal size) share its one query.
 
 Each value carries the record filters behind it (``drilldown``) in the terms of the list that
-shows those records (``drilldown_list``: ``opportunities`` or ``leads``), so a cockpit links a
-number to ``/api/v1/opportunities?...`` or the web list. docs/kpis.md defines every KPI.
+shows those records (``drilldown_list``: ``opportunities``, ``leads``, ``activities``,
+``quotes``, ``complaints``, ``surveys`` or ``campaigns``), so a cockpit links a number to the
+web list (and its CSV export) and the API to ``drilldown_url``. docs/kpis.md defines every KPI
+and names the list each one drills down to.
 """
 
 from __future__ import annotations
@@ -122,6 +124,9 @@ class Definition:
     drill_extra: Callable[[Scope], dict[str, Any]] | None = None
     drill_dates: tuple[str, str] | None = None  # the list's from/to filters for the date
     dims: tuple[str, ...] | None = None  # None: every dimension of the subject
+    # A snapshot KPI (open complaints, overdue tasks) counts records dated before the period
+    # too: its total has no date range, but a breakdown row by period narrows to these filters.
+    row_dates: tuple[str, str] | None = None
 
 
 def _dim_key(dim: Dim | None) -> Any:
@@ -980,6 +985,22 @@ def lead_filters(scope: Scope) -> dict[str, Any]:
     return f
 
 
+def owned_filters(subject: Subject, scope: Scope) -> dict[str, Any]:
+    """The filters of the activity, quote, complaint and survey lists for the scope
+    (crm.selectors.owned_q and account_q, pipeline.selectors._quote_analytics_filter): the
+    position's subtree as ``under``, and each scope filter the KPI's records honour, under the
+    same name (region, team, owner, product, type, sector, size)."""
+    f: dict[str, Any] = {}
+    if scope.position is not None:
+        f["under"] = scope.position.pk
+    f.update({k: v for k, v in scope.filters.items() if k in subject.filters})
+    return f
+
+
+def _owned(subject: Subject, **extra: Any) -> Callable[[Scope], dict[str, Any]]:
+    return lambda scope: {**owned_filters(subject, scope), **extra}
+
+
 def _opp(**extra: Any) -> Callable[[Scope], dict[str, Any]]:
     return lambda scope: {**opportunity_filters(scope), **extra}
 
@@ -989,9 +1010,15 @@ def _lead(**extra: Any) -> Callable[[Scope], dict[str, Any]]:
 
 
 OPPS, LEADS_ = scopes.OPPORTUNITIES, scopes.LEADS
+ACTS, SURVEYS_ = scopes.ACTIVITIES, scopes.SURVEYS
 CLOSED = ("closed_from", "closed_to")
 CLOSING = ("close_from", "close_to")
 CREATED = ("created_from", "created_to")
+OCCURRED = ("occurred_from", "occurred_to")
+DUE = ("due_from", "due_to")
+SENT = ("sent_from", "sent_to")
+RESPONDED = ("responded_from", "responded_to")
+TOUCHES = ",".join(sorted(str(kind.value) for kind in TOUCH_KINDS))
 
 
 def _closed_def(measure: Measure, status: str | None = None, **kw: Any) -> Definition:
@@ -1033,7 +1060,17 @@ DEFINITIONS: dict[str, Definition] = {
         CLOSING,
     ),
     "net_revenue_retention": Definition(OPPS, "closed_on", net_revenue_retention),
-    "campaign_roi": Definition(OPPS, "closed_on", campaign_roi, dims=("campaign",)),
+    # The campaigns the KPI costs (those the user sees that started in the period): its
+    # ``campaigns`` part; the won deals it credits to them have no list filter.
+    "campaign_roi": Definition(
+        OPPS,
+        "closed_on",
+        campaign_roi,
+        "campaigns",
+        lambda scope: {},
+        ("started_from", "started_to"),
+        dims=("campaign",),
+    ),
     "lead_conversion": Definition(LEADS_, "created_at", lead_conversion, "leads", _lead(), CREATED),
     "speed_to_lead": Definition(LEADS_, "created_at", speed_to_lead, "leads", _lead(), CREATED),
     "qualification_rate": Definition(
@@ -1055,23 +1092,78 @@ DEFINITIONS: dict[str, Definition] = {
     ),
     "prospects_added": Definition(scopes.PROSPECTS, "added_at", prospects_added),
     "leads_generated": Definition(
-        scopes.LEADS_BY_BDR, "created_at", leads_generated, "leads", _lead(), CREATED
+        scopes.LEADS_BY_BDR,
+        "created_at",
+        leads_generated,
+        "leads",
+        _lead(generated="1"),
+        CREATED,
     ),
-    "meetings_booked": Definition(scopes.ACTIVITIES, "occurred_at", meetings_booked),
+    "meetings_booked": Definition(
+        ACTS,
+        "occurred_at",
+        meetings_booked,
+        "activities",
+        _owned(ACTS, outcome=ActivityOutcome.MEETING_BOOKED.value),
+        OCCURRED,
+    ),
     "bdr_output": Definition(
-        scopes.LEADS_BY_BDR, "created_at", bdr_output, "leads", _lead(), CREATED
+        scopes.LEADS_BY_BDR, "created_at", bdr_output, "leads", _lead(generated="1"), CREATED
     ),
-    "activity_volume": Definition(scopes.ACTIVITIES, "occurred_at", activity_volume),
-    "task_completion": Definition(scopes.ACTIVITIES, "due_at", task_completion),
-    "overdue_tasks": Definition(scopes.ACTIVITIES, "due_at", overdue_tasks),
-    "discounts": Definition(scopes.QUOTES, "sent_at", discounts),
-    "open_complaints": Definition(scopes.COMPLAINTS, "raised_at", open_complaints),
-    "csat": Definition(scopes.SURVEYS, "responded_at", csat),
-    "nps": Definition(scopes.SURVEYS, "responded_at", nps),
-    "csat_nps": Definition(scopes.SURVEYS, "responded_at", csat_nps),
+    "activity_volume": Definition(
+        ACTS, "occurred_at", activity_volume, "activities", _owned(ACTS, kind=TOUCHES), OCCURRED
+    ),
+    "task_completion": Definition(
+        ACTS,
+        "due_at",
+        task_completion,
+        "activities",
+        _owned(ACTS, kind=ActivityKind.TASK.value),
+        DUE,
+    ),
+    "overdue_tasks": Definition(
+        ACTS,
+        "due_at",
+        overdue_tasks,
+        "activities",
+        lambda scope: {
+            **owned_filters(ACTS, scope),
+            "kind": ActivityKind.TASK.value,
+            "overdue_on": scope.end.isoformat(),
+        },
+        row_dates=DUE,
+    ),
+    "discounts": Definition(
+        scopes.QUOTES,
+        "sent_at",
+        discounts,
+        "quotes",
+        _owned(scopes.QUOTES, status=",".join(str(s.value) for s in SENT_QUOTES)),
+        SENT,
+    ),
+    "open_complaints": Definition(
+        scopes.COMPLAINTS,
+        "raised_at",
+        open_complaints,
+        "complaints",
+        lambda scope: {
+            **owned_filters(scopes.COMPLAINTS, scope),
+            "open_on": scope.end.isoformat(),
+        },
+        row_dates=("raised_from", "raised_to"),
+    ),
+    "csat": Definition(
+        SURVEYS_, "responded_at", csat, "surveys", _owned(SURVEYS_, kind="csat"), RESPONDED
+    ),
+    "nps": Definition(
+        SURVEYS_, "responded_at", nps, "surveys", _owned(SURVEYS_, kind="nps"), RESPONDED
+    ),
+    "csat_nps": Definition(
+        SURVEYS_, "responded_at", csat_nps, "surveys", _owned(SURVEYS_), RESPONDED
+    ),
 }
 
-# A breakdown group's drill-down filter on the opportunity and lead lists.
+# A breakdown group's drill-down filter on each list.
 GROUP_FILTERS = {
     "opportunities": {
         "position": "owner",
@@ -1094,6 +1186,16 @@ GROUP_FILTERS = {
         "sector": "sector",
     },
 }
+_OWNED_GROUPS = {"position": "owner", "report": "under", "team": "team", "region": "region"}
+GROUP_FILTERS.update(
+    {
+        "activities": {**_OWNED_GROUPS, "kind": "kind"},
+        "quotes": {**_OWNED_GROUPS, "product": "product", "type": "type"},
+        "complaints": {**_OWNED_GROUPS, "sector": "sector", "size": "size", "severity": "severity"},
+        "surveys": {**_OWNED_GROUPS, "sector": "sector", "size": "size"},
+        "campaigns": {"campaign": "id"},
+    }
+)
 LEAD_PERSON_FILTERS = {
     "owner_position_id": "owner",
     "qualified_by_id": "qualified_by",
@@ -1352,9 +1454,11 @@ def _row_drilldown(
     drill = dict(drill)
     if dim.labels == "period":
         period = next(p for p in scope.periods(dim.name) if p.key == group)
-        assert definition.drill_dates is not None
-        drill[definition.drill_dates[0]] = max(period.start, scope.start).isoformat()
-        drill[definition.drill_dates[1]] = min(period.end, scope.end).isoformat()
+        dates = definition.drill_dates or definition.row_dates
+        if dates is None:
+            return None
+        drill[dates[0]] = max(period.start, scope.start).isoformat()
+        drill[dates[1]] = min(period.end, scope.end).isoformat()
         return drill
     list_name = definition.drill_list or ""
     if list_name == "leads" and dim.name == "position":

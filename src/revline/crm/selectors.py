@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 from django.utils.dateparse import parse_date
 
 from revline.crm.choices import ComplaintStatus, LeadStatus
@@ -108,6 +109,68 @@ def _ordered(qs: QuerySet, order: str, allowed: set[str], default: str) -> Query
 
 def _filters(filters: dict[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (filters or {}).items() if v not in (None, "", [])}
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def _range_q(f: dict[str, Any], field: str, start_key: str, end_key: str) -> Q:
+    """``field`` (a moment) within the days ``f[start_key]`` to ``f[end_key]`` (both included,
+    in the site's time zone); a date that does not parse matches nothing."""
+    cond = Q()
+    for key, lookup, shift in ((start_key, "gte", 0), (end_key, "lt", 1)):
+        if key in f:
+            day = _date(f[key])
+            if day is None:
+                return NOTHING
+            cond &= Q(**{f"{field}__{lookup}": _day_start(day + dt.timedelta(days=shift))})
+    return cond
+
+
+def as_of(value: Any) -> dt.datetime | None:
+    """The end of the day ``value`` (the first moment after it), or now when that is later:
+    the moment a KPI's "open" or "overdue" snapshot of a period is taken."""
+    day = _date(value)
+    if day is None:
+        return None
+    return min(_day_start(day + dt.timedelta(days=1)), timezone.now())
+
+
+def owned_q(f: dict[str, Any], prefix: str = "") -> Q:
+    """The KPI drill-down filters on a record's owner (revline.analytics): ``under`` (owned at or
+    below a position), ``team`` and ``region`` (the owner's; a region includes its
+    sub-regions), ``owner`` (position ids)."""
+    from revline.org.models import PositionClosure
+
+    owner = f"{prefix}owner_position"
+    cond = Q()
+    if "under" in f:
+        pk = _int(f["under"])
+        if pk is None:
+            return NOTHING
+        below = PositionClosure.objects.filter(ancestor_id=pk).values("descendant_id")
+        cond &= Q(**{f"{owner}_id__in": below})
+    if "owner" in f:
+        cond &= _id_filter(f"{owner}_id", f["owner"])
+    if "team" in f:
+        cond &= _id_filter(f"{owner}__team_id", f["team"])
+    if "region" in f:
+        pk = _int(f["region"])
+        if pk is None:
+            return NOTHING
+        cond &= Q(**{f"{owner}__region_id": pk}) | Q(**{f"{owner}__region__parent_id": pk})
+    return cond
+
+
+def account_q(f: dict[str, Any], prefix: str = "") -> Q:
+    """The KPI drill-down filters on a record's account: ``sector`` and ``size`` (band)."""
+    cond = Q()
+    if "sector" in f:
+        cond &= Q(**{f"{prefix}account__sector__iexact": f["sector"]})
+    if "size" in f:
+        cond &= Q(**{f"{prefix}account__size__in": _csv(f["size"])})
+    return cond
 
 
 # --- accounts ----------------------------------------------------------------------------------
@@ -254,7 +317,9 @@ def _lead_analytics_q(f: dict[str, Any]) -> Q:
     """The filters the KPI drill-downs pass (revline.analytics): under (the owner, the BDR who
     generated it, the SDR who qualified it or the AE who received it at or below a position),
     sql_from/sql_to (became sales-qualified in the range, from the status history),
-    touched_from/touched_to (first touch), converted ("1": became an opportunity)."""
+    touched_from/touched_to (first touch), converted ("1": became an opportunity), generated
+    ("1": a BDR generated it), sales_qualified ("1": became sales-qualified at some time, or was
+    converted), won ("1": its opportunity was won)."""
     from revline.org.models import PositionClosure
 
     cond = Q()
@@ -287,9 +352,22 @@ def _lead_analytics_q(f: dict[str, Any]) -> Q:
         if key in f:
             day = _date(f[key])
             cond &= Q(**{lookup: day}) if day else NOTHING
-    if str(f.get("converted", "")).lower() in ("1", "true", "yes"):
+    if _yes(f.get("converted")):
         cond &= Q(converted_opportunity__isnull=False)
+    if _yes(f.get("generated")):
+        cond &= Q(generated_by__isnull=False)
+    if _yes(f.get("sales_qualified")):
+        history = LeadStatusChange.objects.filter(to_status=LeadStatus.SALES_QUALIFIED)
+        cond &= Q(pk__in=history.values("lead_id")) | Q(converted_opportunity__isnull=False)
+    if _yes(f.get("won")):
+        from revline.pipeline.choices import OpportunityStatus
+
+        cond &= Q(converted_opportunity__status=OpportunityStatus.WON)
     return cond
+
+
+def _yes(value: Any) -> bool:
+    return str(value or "").lower() in ("1", "true", "yes")
 
 
 def leads_list(
@@ -381,14 +459,30 @@ def activities_for(
         qs = qs.filter(contact_id=contact.pk)
     if account is not None:
         qs = qs.filter(account_id=account.pk)
+    return qs.filter(activity_filter_q(filters)).order_by("-occurred_at", "-id")
+
+
+def activity_filter_q(filters: dict[str, Any] | None) -> Q:
+    """The activity list's filters: kind and outcome (values, comma-separated), owner (position
+    ids), open ("1": not done yet); and those of the KPI drill-downs (revline.analytics):
+    occurred_from/occurred_to and due_from/due_to (ISO days), overdue_on (a day: tasks due
+    before its end, or now if sooner, and not done by then), under, team, region."""
     f = _filters(filters)
+    cond = owned_q(f)
     if "kind" in f:
-        qs = qs.filter(kind__in=_csv(f["kind"]))
-    if "owner" in f:
-        qs = qs.filter(_id_filter("owner_position_id", f["owner"]))
-    if str(f.get("open", "")).lower() in ("1", "true", "yes"):
-        qs = qs.filter(done_at__isnull=True)
-    return qs.order_by("-occurred_at", "-id")
+        cond &= Q(kind__in=_csv(f["kind"]))
+    if "outcome" in f:
+        cond &= Q(outcome__in=_csv(f["outcome"]))
+    if _yes(f.get("open")):
+        cond &= Q(done_at__isnull=True)
+    cond &= _range_q(f, "occurred_at", "occurred_from", "occurred_to")
+    cond &= _range_q(f, "due_at", "due_from", "due_to")
+    if "overdue_on" in f:
+        moment = as_of(f["overdue_on"])
+        if moment is None:
+            return NOTHING
+        cond &= (Q(done_at__isnull=True) | Q(done_at__gt=moment)) & Q(due_at__lt=moment)
+    return cond
 
 
 def activity_get(*, user: Any, pk: Any, action: str = "view") -> Activity:
@@ -468,6 +562,13 @@ def campaigns_list(*, user: Any, q: str = "", filters: dict[str, Any] | None = N
         qs = qs.filter(kind__in=_csv(f["kind"]))
     if "external_id" in f:
         qs = qs.filter(external_id=f["external_id"])
+    if "id" in f:
+        qs = qs.filter(_id_filter("id", f["id"]))
+    # The KPI drill-down's (campaign ROI): campaigns that started in the range.
+    for key, lookup in (("started_from", "start_date__gte"), ("started_to", "start_date__lte")):
+        if key in f:
+            day = _date(f[key])
+            qs = qs.filter(**{lookup: day}) if day else qs.filter(NOTHING)
     if q:
         qs = qs.filter(name__icontains=q)
     return qs.order_by("-start_date", "name", "id")
@@ -498,20 +599,33 @@ def referral_get(*, user: Any, pk: Any, action: str = "view") -> Referral:
 def complaints_list(
     *, user: Any, q: str = "", filters: dict[str, Any] | None = None
 ) -> QuerySet[Complaint]:
+    """Complaints ``user`` sees, newest first. ``filters``: status (values), open ("1": not
+    resolved), severity, account, owner; and those of the KPI drill-downs (revline.analytics):
+    raised_from/raised_to (ISO days), open_on (a day: open at its end, or now if sooner),
+    under, team, region, sector, size."""
     qs = Complaint.objects.visible_to(user).select_related(
         "account", "contact", "owner_position", "owner_position__holder"
     )
     f = _filters(filters)
     if "status" in f:
         qs = qs.filter(status__in=_csv(f["status"]))
-    elif str(f.get("open", "")).lower() in ("1", "true", "yes"):
+    elif _yes(f.get("open")):
         qs = qs.exclude(status=ComplaintStatus.RESOLVED)
     if "severity" in f:
         qs = qs.filter(severity__in=_csv(f["severity"]))
     if "account" in f:
         qs = qs.filter(_id_filter("account_id", f["account"]))
-    if "owner" in f:
-        qs = qs.filter(_id_filter("owner_position_id", f["owner"]))
+    qs = qs.filter(owned_q(f) & account_q(f) & _range_q(f, "raised_at", "raised_from", "raised_to"))
+    if "open_on" in f:
+        # Open at the end of that day (or now, if sooner): raised before, not resolved by then.
+        moment = as_of(f["open_on"])
+        if moment is None:
+            return qs.none()
+        still_open = Q(
+            resolved_at__isnull=True,
+            status__in=[ComplaintStatus.OPEN, ComplaintStatus.IN_PROGRESS],
+        ) | Q(resolved_at__gte=moment)
+        qs = qs.filter(still_open, raised_at__lt=moment)
     if q:
         visible = accounts_visible(user=user).values("id")
         qs = qs.filter(
@@ -531,12 +645,19 @@ def complaint_get(*, user: Any, pk: Any, action: str = "view") -> Complaint:
 def surveys_list(
     *, user: Any, filters: dict[str, Any] | None = None
 ) -> QuerySet[SatisfactionResponse]:
+    """Satisfaction answers ``user`` sees, newest first. ``filters``: kind, account; and those
+    of the KPI drill-downs: responded_from/responded_to (ISO days), under, owner, team, region,
+    sector, size."""
     qs = SatisfactionResponse.objects.visible_to(user).select_related("account", "contact")
     f = _filters(filters)
     if "kind" in f:
         qs = qs.filter(kind__in=_csv(f["kind"]))
     if "account" in f:
         qs = qs.filter(_id_filter("account_id", f["account"]))
+    # The KPI drill-downs' (CSAT, NPS): answered in the range, the owner's and account's filters.
+    qs = qs.filter(
+        owned_q(f) & account_q(f) & _range_q(f, "responded_at", "responded_from", "responded_to")
+    )
     return qs.order_by("-responded_at", "-id")
 
 

@@ -6,8 +6,8 @@ Every figure comes from the analytics app (``revline.analytics.kpis``: ``compute
 ``breakdown``, which start from the visibility predicate) or the planning app (quotas, targets,
 the submitted roll-up), each called with the acting user, so a cockpit never shows a number the
 user could not drill into. Each value carries the filters of the list behind it; ``list_url``
-turns them into a link to the opportunities or leads list, where the list's own visibility
-applies again.
+turns them into a link to that list (opportunities, leads, activities, quotes, complaints,
+surveys or campaigns: ``LISTS``), where the list's own visibility applies again.
 
 The page runs a fixed number of queries for a role, whatever the size of the data or of the
 team: one ``compute`` per period for every KPI on the page (KPIs sharing an aggregate share its
@@ -94,7 +94,17 @@ LOWER_IS_BETTER = frozenset(
 # With no deal closed this recently, the default period is the latest one with closed deals
 # (an organisation whose history was imported, such as the demo), and the page says so.
 STALE_AFTER_DAYS = 92
-LISTS = {"opportunities": "web:opportunities", "leads": "web:leads"}
+# The web list each KPI's records drill down to (``KpiValue.drilldown_list``); each exports
+# its rows as CSV with the same filters and visibility.
+LISTS = {
+    "opportunities": "web:opportunities",
+    "leads": "web:leads",
+    "activities": "web:activities",
+    "quotes": "web:quotes",
+    "complaints": "web:complaints",
+    "surveys": "web:surveys",
+    "campaigns": "web:campaigns",
+}
 
 
 class NoSuchRegion(Exception):
@@ -166,8 +176,8 @@ class Change:
 
 
 def list_url(value: kpis.KpiValue | None, **extra: Any) -> str:
-    """The opportunities or leads list filtered to the records behind ``value`` ('' when the
-    KPI has no list of records)."""
+    """The list (``LISTS``) filtered to the records behind ``value`` ('' when the KPI has no
+    list of records)."""
     if value is None or value.drilldown is None or value.drilldown_list not in LISTS:
         return ""
     params = {k: str(v) for k, v in {**value.drilldown, **extra}.items() if v not in (None, "")}
@@ -1114,14 +1124,24 @@ def _funnel(
     base = list_url(leads)
     steps = [
         FunnelStep("Leads", parts.get("leads", 0), None, base),
-        FunnelStep("Sales-qualified", parts.get("sqls", 0), parts.get("lead_to_sql")),
+        FunnelStep(
+            "Sales-qualified",
+            parts.get("sqls", 0),
+            parts.get("lead_to_sql"),
+            list_url(leads, sales_qualified="1") if base else "",
+        ),
         FunnelStep(
             "Opportunity",
             parts.get("opportunities", 0),
             parts.get("sql_to_opportunity"),
             list_url(leads, converted="1") if base else "",
         ),
-        FunnelStep("Won", parts.get("won", 0), parts.get("opportunity_to_won")),
+        FunnelStep(
+            "Won",
+            parts.get("won", 0),
+            parts.get("opportunity_to_won"),
+            list_url(leads, won="1") if base else "",
+        ),
     ]
     lost = kpis.breakdown(
         user=user,

@@ -1,5 +1,5 @@
-"""Web views: quotes (the builder, the quote page, sending, the printable copy) and the approvals
-queue. Routes are part of ``revline.web.views.pipeline.urlpatterns``.
+"""Web views: quotes (the list and its CSV export, the builder, the quote page, sending, the
+printable copy) and the approvals queue. Routes are part of ``revline.web.views.pipeline.urlpatterns``.
 
 A quote is visible with its opportunity (the same predicate); a quote outside the user's view is
 404; one they see but may not change is 403 on a POST. Approvals are decided by the approver (or
@@ -15,11 +15,14 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.views.decorators.http import require_POST
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
 
+from revline.core.export import Column, csv_response
 from revline.org.visibility import can
 from revline.pipeline import selectors, services
 from revline.pipeline.choices import ApprovalStatus, QuoteStatus
@@ -39,6 +42,7 @@ from revline.pipeline.models import (
     Quote,
 )
 from revline.pipeline.quoting import EDIT_IN_PLACE, NEW_VERSION
+from revline.web.views import drill
 from revline.web.views.pipeline_common import (
     changeable_opportunity,
     require_change,
@@ -46,6 +50,7 @@ from revline.web.views.pipeline_common import (
 )
 
 LINES = "lines"
+PAGE_SIZE = 50
 
 
 def quote_or_404(request: HttpRequest, pk: int) -> Quote:
@@ -379,6 +384,87 @@ def quote_print(request: HttpRequest, pk: int) -> HttpResponse:
 # --- approvals ------------------------------------------------------------------------------
 
 
+# --- the quote list (a KPI drill-down: discounts) ------------------------------------------------
+
+QUOTE_FILTERS = (
+    "status",
+    "opportunity",
+    "account",
+    "latest",
+    "created_from",
+    "created_to",
+    "sent_from",
+    "sent_to",
+    "product",
+    "type",
+    *drill.OWNED,
+    *drill.ACCOUNT,
+)
+
+
+def _quotes_query(request: HttpRequest) -> tuple[dict[str, str], Any]:
+    """The quote list's filters and rows (the page and its CSV): the quotes the user sees
+    (``selectors.quotes_list``), newest first."""
+    found = drill.read(request.GET, QUOTE_FILTERS)
+    qs = selectors.quotes_list(
+        user=request.user, q=request.GET.get("q", "").strip(), filters=found
+    ).annotate(account_visible=selectors.account_visible(request.user, "opportunity__account_id"))
+    return found, qs
+
+
+@login_required
+@require_GET
+def quotes(request: HttpRequest) -> HttpResponse:
+    found, qs = _quotes_query(request)
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "q": request.GET.get("q", "").strip(),
+        **drill.context(request, found, reverse("web:quotes_export")),
+    }
+    return render(request, "web/pipeline/quotes.html", context)
+
+
+QUOTE_COLUMNS: list[Column] = [
+    ("id", "id"),
+    ("number", "number"),
+    ("version", "version"),
+    ("status", "status"),
+    ("opportunity", "opportunity.name"),
+    (
+        "account",
+        lambda q: (
+            q.opportunity.account.name if q.opportunity.account_id and q.account_visible else ""
+        ),
+    ),
+    ("subtotal", "subtotal"),
+    ("discount_percent", "discount_percent"),
+    ("effective_discount", "effective_discount"),
+    ("total", "total"),
+    ("currency", "currency"),
+    ("sent_at", "sent_at"),
+    ("created_at", "created_at"),
+    ("owner_position", "owner_position.title"),
+    (
+        "owner",
+        lambda q: (
+            q.owner_position.holder.get_full_name()
+            if q.owner_position_id and q.owner_position.holder_id
+            else ""
+        ),
+    ),
+]
+
+
+@login_required
+@require_GET
+def quotes_export(request: HttpRequest) -> HttpResponse:
+    """The quote list as CSV: the same filters, selector and visibility as the page."""
+    _, qs = _quotes_query(request)
+    stamp = timezone.localdate().isoformat()
+    return csv_response(qs.iterator(chunk_size=2000), QUOTE_COLUMNS, filename=f"quotes-{stamp}.csv")
+
+
 @login_required
 def approvals(request: HttpRequest) -> HttpResponse:
     rows = list(
@@ -434,6 +520,8 @@ def approval_decide(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 urlpatterns = [
+    path("pipeline/quotes/", quotes, name="quotes"),
+    path("pipeline/quotes/export.csv", quotes_export, name="quotes_export"),
     path("pipeline/opportunities/<int:pk>/quotes/new/", quote_new, name="quote_new"),
     path("pipeline/quotes/<int:pk>/", quote_detail, name="quote_detail"),
     path("pipeline/quotes/<int:pk>/edit/", quote_edit, name="quote_edit"),
