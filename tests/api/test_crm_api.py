@@ -741,3 +741,24 @@ def test_lead_owner_patch_keeps_the_owner_it_has_and_parks_on_a_vacant_seat(api_
     manager = api_as(org["m1"].holder)
     response = manager.patch(f"/leads/{lead.pk}", {"owner": seat.pk})
     assert response.status_code == 200 and response.json()["owner"] == seat.pk
+
+
+def test_lead_list_takes_the_cockpits_drill_down_filters(api_as, crm):
+    """generated, sales_qualified and won: the filters the KPI drill-downs link to."""
+    from revline.crm import services as crm_services
+
+    org = crm["org"]
+    client = api_as(org["vp"].holder)
+    made = crm_services.lead_create(
+        by=org["bdr"].holder, owner_position=org["bdr"], route=False, last_name="Made",
+        generated_by=org["bdr"],
+    )  # fmt: skip
+    listed = {i["id"] for i in client.get("/leads", {"generated": "true"}).json()["items"]}
+    assert made.pk in listed
+    assert listed == set(
+        Lead.objects.filter(generated_by__isnull=False).values_list("pk", flat=True)
+    )
+    assert client.get("/leads", {"won": "true"}).json()["total"] == 0
+    qualified = crm_services.lead_qualify(lead=made, by=org["sdr"].holder, need="A CRM")
+    body = client.get("/leads", {"sales_qualified": "true"}).json()
+    assert qualified.pk in {i["id"] for i in body["items"]}

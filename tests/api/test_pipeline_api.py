@@ -179,6 +179,17 @@ def test_filters_and_orders(api_as, deals):
         assert sorted(got) == sorted(o.pk for o in Opportunity.objects.all()), order
     staged = [i["stage"] for i in walk(client, "/opportunities", limit=1, order="stage")]
     assert staged == ["Prospecting", "Discovery", "Closed lost"]
+    # the cockpits' drill-down filters: entries into a stage, a competitor named
+    today = timezone.localdate().isoformat()
+    entered = {"entered_from": today, "entered_to": today}
+    assert ids(client.get("/opportunities", {**entered, "entered_stage": st["Discovery"].pk})) == {
+        deals["ae2"].pk
+    }
+    assert client.get("/opportunities", entered).json()["total"] == 3  # all entered Prospecting
+    assert client.get("/opportunities", {"entered_to": "2020-01-01"}).json()["total"] == 0
+    services.competitor_set(opportunity=deals["ae3"], names=["Rival"], by=None)
+    assert ids(client.get("/opportunities", {"has_competitor": "true"})) == {deals["ae3"].pk}
+    assert ids(api_as(org["ae1"].holder).get("/opportunities", {"has_competitor": 1})) == set()
 
 
 # --- create and change -------------------------------------------------------------------------

@@ -45,6 +45,8 @@ LIST_URLS = {
     "complaints": "/crm/complaints/",
     "surveys": "/crm/surveys/",
     "campaigns": "/crm/campaigns/",
+    "accounts": "/crm/accounts/",
+    "prospects": "/crm/prospects-added/",
 }
 
 

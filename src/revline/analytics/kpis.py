@@ -10,8 +10,8 @@ fixed number of queries whatever the size of the data; KPIs computed from the sa
 
 Each value carries the record filters behind it (``drilldown``) in the terms of the list that
 shows those records (``drilldown_list``: ``opportunities``, ``leads``, ``activities``,
-``quotes``, ``complaints``, ``surveys`` or ``campaigns``), so a cockpit links a number to the
-web list (and its CSV export) and the API to ``drilldown_url``. docs/kpis.md defines every KPI
+``quotes``, ``complaints``, ``surveys``, ``campaigns``, ``accounts`` or ``prospects``), so a
+cockpit links a number to the web list (and its CSV export) and the API to ``drilldown_url``. docs/kpis.md defines every KPI
 and names the list each one drills down to.
 """
 
@@ -1009,6 +1009,17 @@ def _lead(**extra: Any) -> Callable[[Scope], dict[str, Any]]:
     return lambda scope: {**lead_filters(scope), **extra}
 
 
+def nrr_base_filters(scope: Scope) -> dict[str, Any]:
+    """The account list's filters for the accounts net revenue retention counts: those with a
+    recurring deal won in the base year (the year before the last twelve months to the
+    period's end) within the scope (crm.selectors.accounts_list, ``deal_<filter>``)."""
+    year_ago, two_years_ago = _years_before(scope.end, 1), _years_before(scope.end, 2)
+    f = {f"deal_{k}": v for k, v in opportunity_filters(scope).items()}
+    f["recurring_won_from"] = (two_years_ago + dt.timedelta(days=1)).isoformat()
+    f["recurring_won_to"] = year_ago.isoformat()
+    return f
+
+
 OPPS, LEADS_ = scopes.OPPORTUNITIES, scopes.LEADS
 ACTS, SURVEYS_ = scopes.ACTIVITIES, scopes.SURVEYS
 CLOSED = ("closed_from", "closed_to")
@@ -1035,9 +1046,20 @@ DEFINITIONS: dict[str, Definition] = {
     "bookings_by_type": _closed_def(bookings_by_type, WON),
     "sales_cycle_median_days": _closed_def(sales_cycle_median_days, WON),
     "sales_cycle_p75_days": _closed_def(sales_cycle_p75_days, WON),
-    "competitor_win_loss": _closed_def(competitor_win_loss),
+    "competitor_win_loss": Definition(
+        OPPS, "closed_on", competitor_win_loss, "opportunities", _opp(has_competitor="1"), CLOSED
+    ),
     "segment_growth": _closed_def(segment_growth, WON),
-    "stage_conversion": Definition(scopes.STAGE_CHANGES, "changed_at", stage_conversion),
+    # The deals that entered an open stage in the period: a deal that entered the same stage
+    # twice is one row of the list and two of the KPI's entries (docs/kpis.md).
+    "stage_conversion": Definition(
+        scopes.STAGE_CHANGES,
+        "changed_at",
+        stage_conversion,
+        "opportunities",
+        _opp(),
+        ("entered_from", "entered_to"),
+    ),
     "open_pipeline": Definition(
         OPPS, "close_date", open_pipeline, "opportunities", _opp(status=OPEN), CLOSING
     ),
@@ -1059,7 +1081,9 @@ DEFINITIONS: dict[str, Definition] = {
         _opp(type=OpportunityType.RENEWAL),
         CLOSING,
     ),
-    "net_revenue_retention": Definition(OPPS, "closed_on", net_revenue_retention),
+    "net_revenue_retention": Definition(
+        OPPS, "closed_on", net_revenue_retention, "accounts", nrr_base_filters
+    ),
     # The campaigns the KPI costs (those the user sees that started in the period): its
     # ``campaigns`` part; the won deals it credits to them have no list filter.
     "campaign_roi": Definition(
@@ -1090,7 +1114,14 @@ DEFINITIONS: dict[str, Definition] = {
     "sdr_output": Definition(
         scopes.SQL_CHANGES, "at", sdr_output, "leads", _lead(), ("sql_from", "sql_to")
     ),
-    "prospects_added": Definition(scopes.PROSPECTS, "added_at", prospects_added),
+    "prospects_added": Definition(
+        scopes.PROSPECTS,
+        "added_at",
+        prospects_added,
+        "prospects",
+        _owned(scopes.PROSPECTS),
+        ("added_from", "added_to"),
+    ),
     "leads_generated": Definition(
         scopes.LEADS_BY_BDR,
         "created_at",
@@ -1194,6 +1225,18 @@ GROUP_FILTERS.update(
         "complaints": {**_OWNED_GROUPS, "sector": "sector", "size": "size", "severity": "severity"},
         "surveys": {**_OWNED_GROUPS, "sector": "sector", "size": "size"},
         "campaigns": {"campaign": "id"},
+        "prospects": _OWNED_GROUPS,  # the list owner's
+        # Net revenue retention's accounts, by the base deals' group.
+        "accounts": {
+            "position": "deal_owner",
+            "report": "deal_under",
+            "team": "deal_team",
+            "region": "deal_region",
+            "product": "deal_product",
+            "type": "deal_type",
+            "sector": "deal_sector",
+            "size": "deal_size",
+        },
     }
 )
 LEAD_PERSON_FILTERS = {
@@ -1468,6 +1511,8 @@ def _row_drilldown(
         drill[name] = group
         return drill
     name = GROUP_FILTERS.get(list_name, {}).get(dim.name)
+    if definition.subject is scopes.STAGE_CHANGES and dim.name == "stage":
+        name = "entered_stage"  # the stage entered, not the one the deal is in now
     if name is None:
         return None
     if list_name == "leads" and dim.name == "region":

@@ -209,7 +209,36 @@ def accounts_list(
     cond &= custom_filter_q("account", f)
     if q:
         cond &= Q(name__icontains=q) | Q(external_id=q) | Q(website__icontains=q)
+    if any(k in f for k in (*RECURRING_KEYS, *DEAL_KEYS)):
+        cond &= Q(pk__in=_recurring_won(user, f).values("account_id"))
     return _ordered(qs.filter(cond), order, ACCOUNT_ORDER, "name")
+
+
+RECURRING_KEYS = ("recurring_won_from", "recurring_won_to")
+DEAL_KEYS = tuple(
+    f"deal_{k}" for k in ("under", "owner", "team", "region", "product", "type", "sector", "size")
+)
+
+
+def _recurring_won(user: Any, f: dict[str, Any]) -> QuerySet:
+    """The recurring deals (a term, or a subscription product) ``user`` sees that were won
+    between ``recurring_won_from`` and ``recurring_won_to`` (ISO dates, both included), narrowed
+    by the ``deal_<filter>`` filters (the opportunity list's, ``under``, ``owner``, ``team``,
+    ``region``, ``product``, ``type``, ``sector``, ``size``): the base of net revenue retention
+    (revline.analytics), whose accounts the drill-down lists."""
+    from revline.pipeline import selectors as deals
+    from revline.pipeline.choices import OpportunityStatus
+    from revline.pipeline.models import Opportunity
+
+    deal_filters = {k.removeprefix("deal_"): f[k] for k in DEAL_KEYS if k in f}
+    deal_filters["closed_from"] = f.get("recurring_won_from")
+    deal_filters["closed_to"] = f.get("recurring_won_to")
+    won = Opportunity.objects.visible_to(user).filter(
+        Q(term_months__isnull=False) | Q(product__is_subscription=True),
+        status=OpportunityStatus.WON,
+        account__isnull=False,
+    )
+    return deals.opportunities_filter(won, deal_filters, user=user)
 
 
 def account_get(*, user: Any, pk: Any, action: str = "view") -> Account:
@@ -540,6 +569,35 @@ def prospect_list_members(
             lead_id__in=Lead.objects.visible_to(user).values("id"),
         )
         .select_related("lead", "lead__owner_position", "added_by")
+        .order_by("-added_at", "-id")
+    )
+
+
+def prospects_added(
+    *, user: Any, filters: dict[str, Any] | None = None
+) -> QuerySet[ProspectListMember]:
+    """Prospect list memberships across the lists ``user`` sees, newest first: the records of
+    the prospects-added KPI (a lead on two lists is two rows). ``lead_visible`` tells whether
+    the user sees the lead itself. ``filters`` (the KPI drill-down's): added_from/added_to (ISO
+    days), and under, owner, team, region of the list's owner."""
+    from revline.org.visibility import visible_link
+
+    f = _filters(filters)
+    qs = ProspectListMember.objects.filter(
+        prospect_list_id__in=ProspectList.objects.visible_to(user).values("pk")
+    )
+    qs = qs.filter(
+        owned_q(f, "prospect_list__") & _range_q(f, "added_at", "added_from", "added_to")
+    )
+    return (
+        qs.annotate(lead_visible=visible_link(user, Lead, "lead_id"))
+        .select_related(
+            "lead",
+            "added_by",
+            "prospect_list",
+            "prospect_list__owner_position",
+            "prospect_list__owner_position__holder",
+        )
         .order_by("-added_at", "-id")
     )
 

@@ -134,8 +134,16 @@ class OpportunityFilters(Schema):
     sector: str = Field("", description="The account's sector.")
     size: str = Field("", description="The account's size band (e.g. 51-200).")
     competitor: int | None = Field(None, description="Competitor id named on the deal.")
+    has_competitor: bool | None = Field(None, description="true: a competitor is named.")
     last_stage: int | None = Field(
         None, description="Stage id the deal is in (open) or was won or lost from (closed)."
+    )
+    entered_from: dt.date | None = Field(
+        None, description="Entered an open stage on or after (the stage history)."
+    )
+    entered_to: dt.date | None = Field(None, description="Entered an open stage on or before.")
+    entered_stage: int | None = Field(
+        None, description="With entered_from/entered_to: entries into this stage id only."
     )
     order: str = Field(
         "",

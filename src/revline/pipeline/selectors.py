@@ -281,8 +281,8 @@ def _analytics_filter(
 ) -> QuerySet[Opportunity]:
     """The filters the KPI drill-downs pass (revline.analytics): closed_from/closed_to (closed_on),
     under (the owner at or below a position), region and team (the owner's), sector and size (the
-    account's), competitor, last_stage (the stage a deal is in while open, or was won or lost
-    from)."""
+    account's), competitor, has_competitor ("1": any competitor named), last_stage (the stage
+    a deal is in while open, or was won or lost from), entered_from/entered_to/entered_stage."""
     for key, lookup in (("closed_from", "closed_on__gte"), ("closed_to", "closed_on__lte")):
         raw = filters.get(key)
         if raw in (None, ""):
@@ -304,6 +304,10 @@ def _analytics_filter(
         )
     qs = _id_filter(qs, "owner_position__team_id", filters.get("team"))
     qs = _id_filter(qs, "competitors", filters.get("competitor"))
+    if str(filters.get("has_competitor") or "").lower() in {"1", "true", "yes", "on"}:
+        named = Opportunity.competitors.through.objects.filter(opportunity_id=OuterRef("pk"))
+        qs = qs.filter(Exists(named))
+    qs = _entered_filter(qs, filters)
     if sector := str(filters.get("sector") or "").strip():
         qs = qs.filter(account__sector__iexact=sector)
     if size := str(filters.get("size") or "").strip():
@@ -321,6 +325,35 @@ def _analytics_filter(
     return qs
 
 
+def _entered_filter(qs: QuerySet[Opportunity], filters: Mapping[str, Any]) -> QuerySet[Opportunity]:
+    """entered_from/entered_to (ISO dates): the deals with a stage change into an open stage in
+    that range; entered_stage (a stage id) narrows it to entries into that stage. A deal that
+    entered twice is one row."""
+    keys = ("entered_from", "entered_to", "entered_stage")
+    if all(filters.get(k) in (None, "") for k in keys):
+        return qs
+    entries = StageChange.objects.filter(
+        opportunity_id=OuterRef("pk"), to_stage__kind=StageKind.OPEN
+    )
+    if (raw := filters.get("entered_stage")) not in (None, ""):
+        pk = _int(raw)
+        if pk is None:
+            return qs.filter(NOTHING)
+        entries = entries.filter(to_stage_id=pk)
+    for key, lookup, shift in (
+        ("entered_from", "changed_at__gte", 0),
+        ("entered_to", "changed_at__lt", 1),
+    ):
+        raw = filters.get(key)
+        if raw in (None, ""):
+            continue
+        day = _date(raw)
+        if day is None:
+            return qs.filter(NOTHING)
+        entries = entries.filter(**{lookup: _day_start(day + dt.timedelta(days=shift))})
+    return qs.filter(Exists(entries))
+
+
 def opportunities_list(
     *, user: Any, q: str = "", filters: Mapping[str, Any] | None = None, order: str = ""
 ) -> QuerySet[Opportunity]:
@@ -331,7 +364,8 @@ def opportunities_list(
     close_from/close_to, created_from/created_to (ISO dates), stuck ("1": open deals in their
     stage longer than the stage's ``max_days``), ``cf_<key>`` (custom fields); and those of the
     KPI drill-downs (``_analytics_filter``): closed_from/closed_to, under, region, team, sector,
-    size, competitor, last_stage. ``order``: name,
+    size, competitor, has_competitor ("1": a competitor is named), last_stage,
+    entered_from/entered_to/entered_stage (``_entered_filter``). ``order``: name,
     amount, close_date, created_at or stage, "-" for descending; default newest first.
     Rows carry what a list shows (owner, account, stage, pipeline, product): pass a page through
     ``with_stuck_flags`` to get each row's ``is_stuck``.

@@ -7,7 +7,7 @@ Every figure comes from the analytics app (``revline.analytics.kpis``: ``compute
 the submitted roll-up), each called with the acting user, so a cockpit never shows a number the
 user could not drill into. Each value carries the filters of the list behind it; ``list_url``
 turns them into a link to that list (opportunities, leads, activities, quotes, complaints,
-surveys or campaigns: ``LISTS``), where the list's own visibility applies again.
+surveys, campaigns, accounts or prospects added: ``LISTS``), where the list's own visibility applies again.
 
 The page runs a fixed number of queries for a role, whatever the size of the data or of the
 team: one ``compute`` per period for every KPI on the page (KPIs sharing an aggregate share its
@@ -104,6 +104,8 @@ LISTS = {
     "complaints": "web:complaints",
     "surveys": "web:surveys",
     "campaigns": "web:campaigns",
+    "accounts": "web:accounts",
+    "prospects": "web:prospects",
 }
 
 

@@ -1,5 +1,5 @@
 """The KPI drill-down filters of the record lists that are not the opportunity and lead lists
-(activities, quotes, complaints, satisfaction answers, campaigns).
+(activities, quotes, complaints, satisfaction answers, campaigns, prospects added).
 
 A cockpit number links to one of these lists with the filters of the records it counts
 (``revline.analytics.kpis``: each KPI's ``drilldown``). The list reads them from the query
@@ -46,6 +46,8 @@ LABELS = {
     "started_from": "Started from",
     "started_to": "Started to",
     "id": "Campaign",
+    "added_from": "Added from",
+    "added_to": "Added to",
 }
 
 

@@ -290,7 +290,7 @@ def _move_refused(
 EXPORT_COLUMNS = [
     ("ID", "pk"),
     ("Name", "name"),
-    ("Account", lambda o: o.account.name if o.account_visible else ""),
+    ("Account", lambda o: o.account.name if o.account_id and o.account_visible else ""),
     ("Type", "get_type_display"),
     ("Pipeline", "pipeline.name"),
     ("Stage", "stage.name"),
@@ -329,7 +329,11 @@ DRILLDOWN_FILTERS = {
     "sector": "sector",
     "size": "size",
     "competitor": "competitor",
+    "has_competitor": "competitor named",
     "last_stage": "last stage",
+    "entered_stage": "entered stage",
+    "entered_from": "entered a stage from",
+    "entered_to": "entered a stage to",
 }
 
 
@@ -341,7 +345,12 @@ def drilldown_chips(drill: dict[str, str], stages: list[Stage]) -> list[tuple[st
     """(label, value) of each drill-down filter, ids named (a query per kind of id at most)."""
     from revline.org.models import Region
 
-    names: dict[str, dict[str, str]] = {"last_stage": {str(s.pk): s.name for s in stages}}
+    stage_names = {str(s.pk): s.name for s in stages}
+    names: dict[str, dict[str, str]] = {
+        "last_stage": stage_names,
+        "entered_stage": stage_names,
+        "has_competitor": {"1": "yes"},
+    }
     if "region" in drill:
         names["region"] = {str(pk): n for pk, n in Region.objects.values_list("pk", "name")}
     if "under" in drill:
