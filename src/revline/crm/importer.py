@@ -859,7 +859,7 @@ def import_job_run(*, job: ImportJob, progress: ProgressCallback | None = None) 
         if job.prospect_list_id and job.status == ImportStatus.DONE and not job.dry_run:
             _add_to_prospect_list(job)
         if job.entity == ImportEntity.LEAD and job.status == ImportStatus.DONE and not job.dry_run:
-            from revline.scoring.services import leads_changed  # scoring reads the CRM
+            from revline.scoring.changes import leads_changed  # scoring reads the CRM
 
             leads_changed(lead_ids=None)  # one background rescore of the changed leads per run
     except Exception as exc:

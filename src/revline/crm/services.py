@@ -332,7 +332,7 @@ LEAD_FLOW_LINKS = (
 def _rescore(*lead_ids: int) -> None:
     """The leads' scored inputs changed: lead scoring rescores them in the background once
     the transaction commits."""
-    from revline.scoring.services import leads_changed  # scoring reads the CRM: imported late
+    from revline.scoring.changes import leads_changed  # scoring reads the CRM: imported late
 
     leads_changed(lead_ids=lead_ids)
 

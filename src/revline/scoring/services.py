@@ -42,6 +42,7 @@ from django.utils import timezone
 from revline.core.services import audit_event_record, diff_fields
 from revline.crm.models import Account, Activity, Lead
 from revline.scoring import conf, features, fit, ml
+from revline.scoring.changes import leads_changed as leads_changed  # the CRM's entry point
 from revline.scoring.choices import IcpAppliesTo, ModelKind, ModelStatus, Tier
 from revline.scoring.models import (
     FitScore,
@@ -686,41 +687,6 @@ def leads_rescore_stale(*, source_name: str | None = None) -> ScoreRun:
     if source_name is not None:
         qs = qs.filter(source_name=source_name)
     return leads_score(leads=qs)
-
-
-def _scoring_configured() -> bool:
-    """Whether anything scores leads (an active model or an active ICP rule)."""
-    return (
-        ScoringModel.objects.filter(status=ModelStatus.ACTIVE).exists()
-        or IcpRule.objects.filter(active=True).exists()
-    )
-
-
-def leads_changed(*, lead_ids: Iterable[int] | None) -> None:
-    """Leads whose scored inputs changed (fields, status, an activity, an import): once the
-    transaction commits, a background job rescores them (``scoring_rescore``); nothing is
-    queued after a rollback, or while no model and no ICP rule exists. ``lead_ids=None`` says
-    many leads changed (an import): the job then rescores every lead changed since its score
-    (``scoring_rescore_stale``). The scoring schedule's sweep of changed leads stays the safety
-    net if a job is lost. The job is idempotent: two changes of one lead in one transaction
-    may queue it twice, the second finds nothing new."""
-    from revline.scoring.tasks import scoring_rescore, scoring_rescore_stale
-
-    if lead_ids is None and not _scoring_configured():  # an import: checked once per run
-        return
-    ids = None if lead_ids is None else sorted({int(pk) for pk in lead_ids})
-    if ids == []:
-        return
-
-    def queue() -> None:
-        if not _scoring_configured():
-            return
-        if ids is None:
-            scoring_rescore_stale.enqueue()
-        else:
-            scoring_rescore.enqueue(lead_ids=ids)
-
-    transaction.on_commit(queue, robust=True)  # outside a transaction: runs at once
 
 
 # --- overrides -----------------------------------------------------------------------------------
