@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import models
+from django.db import models, transaction
 
 from revline.core.models import AuditEvent
 
@@ -49,3 +50,24 @@ def diff_fields(instance: models.Model, values: dict[str, Any]) -> dict[str, tup
             changes[field] = (old, new)
             setattr(instance, field, new)
     return changes
+
+
+@dataclass
+class Queued:
+    """A background job queued once the current transaction commits. ``task_id`` is known
+    as soon as it is enqueued: when the service returns, unless the caller holds a
+    transaction open (then at its commit; never after a rollback)."""
+
+    task_id: str | None = None
+
+
+def enqueue_on_commit(task: Any, **kwargs: Any) -> Queued:
+    """Queue ``task`` with ``kwargs`` once the current transaction commits (at once outside
+    one): a job never runs on data that was rolled back, nor before it is visible."""
+    queued = Queued()
+
+    def enqueue() -> None:
+        queued.task_id = str(task.enqueue(**kwargs).id)
+
+    transaction.on_commit(enqueue)
+    return queued

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +19,7 @@ import pandas as pd
 from django.db import transaction
 from django.utils import timezone
 
-from revline.core.services import audit_event_record
+from revline.core.services import Queued, audit_event_record, enqueue_on_commit
 from revline.forecasting.backtest import DEFAULT_METHODS, backtest_run
 from revline.forecasting.history import History, history_load
 from revline.forecasting.model import NotEnoughHistory, train
@@ -227,25 +226,6 @@ def backtest_run_create(
 # --- queueing the background jobs ----------------------------------------------------------------
 
 
-@dataclass
-class Queued:
-    """A background job queued once the current transaction commits. ``task_id`` is known
-    as soon as it is enqueued: when the service returns, unless the caller holds a
-    transaction open (then at its commit; never after a rollback)."""
-
-    task_id: str | None = None
-
-
-def _enqueue_on_commit(task: Any, **kwargs: Any) -> Queued:
-    queued = Queued()
-
-    def enqueue() -> None:
-        queued.task_id = str(task.enqueue(**kwargs).id)
-
-    transaction.on_commit(enqueue)
-    return queued
-
-
 def forecast_refresh_queue(
     *, period: Period, as_of: dt.date | dt.datetime | None, by: Any
 ) -> Queued:
@@ -253,7 +233,7 @@ def forecast_refresh_queue(
     datetime, or None for ``default_as_of``); the task writes the run."""
     from revline.forecasting.tasks import forecast_refresh
 
-    return _enqueue_on_commit(
+    return enqueue_on_commit(
         forecast_refresh,
         period_key=period.key,
         as_of=as_of.isoformat() if as_of is not None else None,
@@ -265,4 +245,4 @@ def backtest_queue(*, by: Any) -> Queued:
     """Queue a new replay of the history (the backtest table)."""
     from revline.forecasting.tasks import backtest_refresh
 
-    return _enqueue_on_commit(backtest_refresh, user_id=getattr(_actor(by), "pk", None))
+    return enqueue_on_commit(backtest_refresh, user_id=getattr(_actor(by), "pk", None))

@@ -39,7 +39,7 @@ from django.db import connection, models, transaction
 from django.db.models import Exists, F, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from revline.core.services import audit_event_record, diff_fields
+from revline.core.services import Queued, audit_event_record, diff_fields, enqueue_on_commit
 from revline.crm.models import Account, Activity, Lead
 from revline.scoring import conf, features, fit, ml
 from revline.scoring.changes import leads_changed as leads_changed  # the CRM's entry point
@@ -241,25 +241,6 @@ def scoring_model_train(
     return model
 
 
-@dataclass
-class Queued:
-    """A background job queued once the current transaction commits. ``task_id`` is known
-    as soon as it is enqueued: when the service returns, unless the caller holds a
-    transaction open (then at its commit; never after a rollback)."""
-
-    task_id: str | None = None
-
-
-def _enqueue_on_commit(task: Any, **kwargs: Any) -> Queued:
-    queued = Queued()
-
-    def enqueue() -> None:
-        queued.task_id = str(task.enqueue(**kwargs).id)
-
-    transaction.on_commit(enqueue)
-    return queued
-
-
 @transaction.atomic
 def scoring_train_queue(
     *,
@@ -278,7 +259,7 @@ def scoring_train_queue(
     kwargs: dict[str, Any] = {"source_name": source, "by_id": getattr(by, "pk", None)}
     if allow_flagged:
         kwargs["allow_flagged"] = True
-    return _enqueue_on_commit(scoring_train, **kwargs)
+    return enqueue_on_commit(scoring_train, **kwargs)
 
 
 @transaction.atomic
@@ -816,7 +797,7 @@ def fit_refresh_queue(*, by: Any) -> Queued:
     """Queue the recomputation of every fit score (after the ICP rules changed)."""
     from revline.scoring.tasks import scoring_fit_refresh
 
-    return _enqueue_on_commit(scoring_fit_refresh)
+    return enqueue_on_commit(scoring_fit_refresh)
 
 
 def fit_scores_refresh(*, chunk: int = CHUNK) -> tuple[int, int]:
