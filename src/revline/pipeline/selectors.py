@@ -115,19 +115,24 @@ def _choice_filter(qs: QuerySet, lookup: str, raw: Any, allowed: Iterable[str]) 
     return qs.filter(**{lookup: raw}) if raw in set(allowed) else qs.filter(NOTHING)
 
 
-def _created_filter(qs: QuerySet, filters: Mapping[str, Any]) -> QuerySet:
-    for key, lookup, shift in (
-        ("created_from", "created_at__gte", 0),
-        ("created_to", "created_at__lt", 1),
-    ):
+def _days_q(filters: Mapping[str, Any], field: str, keys: tuple[str, str]) -> Q:
+    """``field`` (a datetime) within the days ``filters`` give under ``keys`` (from, to; ISO
+    days, both ends included, either may be missing); a day that does not parse matches
+    nothing."""
+    q = Q()
+    for key, lookup, shift in ((keys[0], "gte", 0), (keys[1], "lt", 1)):
         raw = filters.get(key)
         if raw in (None, ""):
             continue
         day = _date(raw)
         if day is None:
-            return qs.filter(NOTHING)
-        qs = qs.filter(**{lookup: _day_start(day + dt.timedelta(days=shift))})
-    return qs
+            return NOTHING
+        q &= Q(**{f"{field}__{lookup}": _day_start(day + dt.timedelta(days=shift))})
+    return q
+
+
+def _created_filter(qs: QuerySet, filters: Mapping[str, Any]) -> QuerySet:
+    return qs.filter(_days_q(filters, "created_at", ("created_from", "created_to")))
 
 
 # --- stuck deals -------------------------------------------------------------------------------
@@ -340,17 +345,7 @@ def _entered_filter(qs: QuerySet[Opportunity], filters: Mapping[str, Any]) -> Qu
         if pk is None:
             return qs.filter(NOTHING)
         entries = entries.filter(to_stage_id=pk)
-    for key, lookup, shift in (
-        ("entered_from", "changed_at__gte", 0),
-        ("entered_to", "changed_at__lt", 1),
-    ):
-        raw = filters.get(key)
-        if raw in (None, ""):
-            continue
-        day = _date(raw)
-        if day is None:
-            return qs.filter(NOTHING)
-        entries = entries.filter(**{lookup: _day_start(day + dt.timedelta(days=shift))})
+    entries = entries.filter(_days_q(filters, "changed_at", ("entered_from", "entered_to")))
     return qs.filter(Exists(entries))
 
 
@@ -674,12 +669,7 @@ def _quote_analytics_filter(qs: QuerySet[Quote], filters: Mapping[str, Any]) -> 
     from revline.crm.selectors import owned_q
 
     f = {k: v for k, v in filters.items() if v not in (None, "")}
-    for key, lookup, shift in (("sent_from", "sent_at__gte", 0), ("sent_to", "sent_at__lt", 1)):
-        if key in f:
-            day = _date(f[key])
-            if day is None:
-                return qs.filter(NOTHING)
-            qs = qs.filter(**{lookup: _day_start(day + dt.timedelta(days=shift))})
+    qs = qs.filter(_days_q(f, "sent_at", ("sent_from", "sent_to")))
     qs = qs.filter(owned_q({k: f[k] for k in ("under", "owner", "team", "region") if k in f}))
     qs = _id_filter(qs, "opportunity__product_id", f.get("product"))
     qs = _choice_filter(qs, "opportunity__type", f.get("type"), OpportunityType.values)
