@@ -64,3 +64,16 @@ def csv_response(
     )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def dated_csv_response(
+    rows: Iterable[Any], columns: list[Column], name: str
+) -> StreamingHttpResponse:
+    """A list export: ``rows`` (a queryset is read in chunks of 2,000) as ``<name>-<today>.csv``."""
+    from django.db.models import QuerySet
+    from django.utils import timezone
+
+    if isinstance(rows, QuerySet):
+        rows = rows.iterator(chunk_size=2000)
+    stamp = timezone.localdate().isoformat()
+    return csv_response(rows, columns, filename=f"{name}-{stamp}.csv")

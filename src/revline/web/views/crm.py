@@ -32,7 +32,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from revline.api.pagination import decode_cursor, encode_cursor
-from revline.core.export import Column, csv_response
+from revline.core.export import Column, csv_response, dated_csv_response
 from revline.core.selectors import audit_events_for
 from revline.crm import forms as crm_forms
 from revline.crm import routing, selectors, services
@@ -647,9 +647,7 @@ def _record_export(request: HttpRequest, spec: ListSpec) -> HttpResponse:
     columns = list(spec.csv_columns)
     for definition in state.custom:
         columns.append((f"cf_{definition.key}", _custom_getter(definition.key)))
-    rows = state.queryset(request.user).iterator(chunk_size=2000)
-    stamp = timezone.localdate().isoformat()
-    return csv_response(rows, columns, filename=f"{spec.entity}s-{stamp}.csv")
+    return dated_csv_response(state.queryset(request.user), columns, f"{spec.entity}s")
 
 
 def _custom_getter(key: str) -> Callable[[Any], Any]:
@@ -1595,10 +1593,7 @@ ACTIVITY_COLUMNS: list[Column] = [
 def activities_export(request: HttpRequest) -> HttpResponse:
     """The activity list as CSV: the same filters, selector and visibility as the page."""
     _, qs = _activities_query(request)
-    stamp = timezone.localdate().isoformat()
-    return csv_response(
-        qs.iterator(chunk_size=2000), ACTIVITY_COLUMNS, filename=f"activities-{stamp}.csv"
-    )
+    return dated_csv_response(qs, ACTIVITY_COLUMNS, "activities")
 
 
 @login_required
@@ -1733,10 +1728,7 @@ def prospects_added(request: HttpRequest) -> HttpResponse:
 def prospects_added_export(request: HttpRequest) -> HttpResponse:
     """The prospects added as CSV: the same filters, selector and visibility as the page."""
     _, qs = _prospects_query(request)
-    stamp = timezone.localdate().isoformat()
-    return csv_response(
-        qs.iterator(chunk_size=2000), PROSPECT_COLUMNS, filename=f"prospects-added-{stamp}.csv"
-    )
+    return dated_csv_response(qs, PROSPECT_COLUMNS, "prospects-added")
 
 
 @login_required
@@ -1971,10 +1963,7 @@ COMPLAINT_COLUMNS: list[Column] = [
 def complaints_export(request: HttpRequest) -> HttpResponse:
     """The complaint list as CSV: the same filters, selector and visibility as the page."""
     _, _, qs = _complaints_query(request)
-    stamp = timezone.localdate().isoformat()
-    return csv_response(
-        qs.iterator(chunk_size=2000), COMPLAINT_COLUMNS, filename=f"complaints-{stamp}.csv"
-    )
+    return dated_csv_response(qs, COMPLAINT_COLUMNS, "complaints")
 
 
 @login_required
@@ -2254,10 +2243,7 @@ CAMPAIGN_COLUMNS: list[Column] = [
 def campaigns_export(request: HttpRequest) -> HttpResponse:
     """The campaign list as CSV: the same filters, selector and visibility as the page."""
     _, qs = _campaigns_query(request)
-    stamp = timezone.localdate().isoformat()
-    return csv_response(
-        qs.iterator(chunk_size=2000), CAMPAIGN_COLUMNS, filename=f"campaigns-{stamp}.csv"
-    )
+    return dated_csv_response(qs, CAMPAIGN_COLUMNS, "campaigns")
 
 
 @login_required

@@ -28,7 +28,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from revline.core.export import csv_response
+from revline.core.export import dated_csv_response
 from revline.crm import selectors as crm_selectors
 from revline.crm.models import Account
 from revline.org.models import Position
@@ -418,10 +418,7 @@ def _sort_links(order: str) -> dict[str, str]:
 def opportunities_export(request: HttpRequest) -> HttpResponse:
     """The filtered list as CSV: the same selector, so the same visibility and rows."""
     _, qs = _list_queryset(request, request.GET)
-    stamp = timezone.localdate().isoformat()
-    return csv_response(
-        qs.iterator(chunk_size=2000), EXPORT_COLUMNS, filename=f"opportunities-{stamp}.csv"
-    )
+    return dated_csv_response(qs, EXPORT_COLUMNS, "opportunities")
 
 
 # --- create and edit ----------------------------------------------------------------------------

@@ -19,10 +19,9 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from revline.core.export import Column, csv_response
+from revline.core.export import Column, dated_csv_response
 from revline.org.visibility import can
 from revline.pipeline import selectors, services
 from revline.pipeline.choices import ApprovalStatus, QuoteStatus
@@ -461,8 +460,7 @@ QUOTE_COLUMNS: list[Column] = [
 def quotes_export(request: HttpRequest) -> HttpResponse:
     """The quote list as CSV: the same filters, selector and visibility as the page."""
     _, qs = _quotes_query(request)
-    stamp = timezone.localdate().isoformat()
-    return csv_response(qs.iterator(chunk_size=2000), QUOTE_COLUMNS, filename=f"quotes-{stamp}.csv")
+    return dated_csv_response(qs, QUOTE_COLUMNS, "quotes")
 
 
 @login_required
