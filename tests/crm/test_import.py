@@ -135,6 +135,38 @@ def test_reimport_creates_no_duplicates(admin, tmp_path):
 
 
 @pytest.mark.usefixtures("lookups")
+@pytest.mark.parametrize("preload", [True, False])
+def test_rows_with_an_address_match_by_name_the_records_they_may_be(
+    admin, org, tmp_path, monkeypatch, preload
+):
+    """By name, a row with an e-mail address matches a record without one, or one whose
+    address is stored in capitals; never a record with another address. Whether the table
+    is read whole first or looked up batch by batch."""
+    if not preload:
+        monkeypatch.setattr(importer, "PRELOAD_MAX", 0)
+    capitals = make_lead(org["revops"], first_name="Ann", last_name="Able", company="Acme")
+    # the services store addresses in lower case; older or hand-made rows may not
+    Lead.objects.filter(pk=capitals.pk).update(email="Ann@X.test")
+    bare = make_lead(org["revops"], first_name="Bob", last_name="Baker", company="Beta", email="")
+    make_lead(org["revops"], first_name="Cy", last_name="Cole", company="Core", email="cy@x.test")
+    path = write_csv(
+        tmp_path,
+        [
+            ["Email", "First Name", "Last Name", "Company", "Title"],
+            ["ann@x.test", "Anne", "Able", "Acme", "CEO"],  # its own address, in capitals
+            ["bob@x.test", "Bob", "Bakker", "Beta", "CFO"],  # the record has no address
+            ["cyrus@x.test", "Cy", "Cole", "Core", "CTO"],  # another address: another person
+        ],
+    )
+    job = run_import(user=admin, entity="lead", path=path, duplicate_policy=DuplicatePolicy.UPDATE)
+    assert (job.created, job.updated, job.failed) == (1, 2, 0)
+    capitals.refresh_from_db()
+    bare.refresh_from_db()
+    assert (capitals.title, bare.title, bare.email) == ("CEO", "CFO", "bob@x.test")
+    assert Lead.objects.get(email="cyrus@x.test").title == "CTO"
+
+
+@pytest.mark.usefixtures("lookups")
 def test_duplicates_inside_one_file(admin, tmp_path):
     rows = [
         ["Email", "First Name", "Last Name", "Company"],

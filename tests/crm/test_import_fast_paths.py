@@ -53,21 +53,52 @@ def test_narrowed_fuzzy_lookups_answer_as_the_plain_index(monkeypatch, seed):
     matched = 0
     for start in range(0, len(people), 250):
         batch = people[start : start + 250]
-        narrowed.narrow([(i, key) for i, (key, _) in enumerate(batch) if key is not None])
+        narrowed.narrow(
+            [(i, key, email) for i, (key, email) in enumerate(batch) if key is not None]
+        )
         for i, (key, email) in enumerate(batch):
             if key is None:
                 continue
-            want, how = plain.match(fuzzy=key, email=email)
-            got, got_how = narrowed.match_row(i, key, email)
+            # as the importer does: the e-mail address first, then the name
+            want, how = plain.match(key=email, fuzzy=key, email=email)
+            got = narrowed.by_key.get(email) if email else None
+            got_how = "key" if got is not None else ""
+            if got is None:
+                got, got_how = narrowed.match_row(i, key, email)
             assert (got.id if got else None) == (want.id if want else None)
             assert got_how == how
             if want is None:
-                plain.add(Ref(id=start + i, email=email), fuzzy=key)
-                narrowed.add(Ref(id=start + i, email=email), fuzzy=key)
+                plain.add(Ref(id=start + i, email=email), key=email, fuzzy=key)
+                narrowed.add(Ref(id=start + i, email=email), key=email, fuzzy=key)
             else:
                 matched += 1
     assert 0 < matched < len(people)
     assert narrowed.main is not None and narrowed.main.size > 2 * 150  # merged again and again
+    # the rows with an address looked among the records without one, kept apart
+    assert narrowed.blank is not None and 0 < len(narrowed.blank.texts) < len(narrowed.texts)
+
+
+def test_rows_with_an_address_compare_names_with_records_they_may_match_only(monkeypatch):
+    """A row with an e-mail address is compared by name with the records without one and
+    with those whose stored address it would not find (capitals), past any number of closer
+    names with other addresses."""
+    monkeypatch.setattr(importer, "NARROW_FROM", 0)
+    index = importer._ImportIndex()
+    index.fuzzy_loaded = True
+    block = "acm|ann"
+    for i in range(12):  # closer names, other addresses
+        address = f"other{i}@x.test"
+        index.add(Ref(id=i, email=address), key=address, fuzzy=(block, "able acme ann"))
+    index.add(Ref(id=20, email="ann@x.test"), fuzzy=(block, "able acme anne"), findable=False)
+    index.add(Ref(id=21), fuzzy=(block, "able acme anna"))
+    assert sorted(r.id for r in index.blank.blocks[block][1]) == [20, 21]
+    index.narrow([(0, (block, "able acme ann"), "ann@x.test"), (1, (block, "able acme ann"), "")])
+    ref, how = index.match_row(0, (block, "able acme ann"), "ann@x.test")
+    assert (ref.id, how) == (20, "name")  # its own address, stored otherwise
+    ref, how = index.match_row(0, (block, "able acme ann"), "bob@x.test")
+    assert (ref.id, how) == (21, "name")  # the one without an address
+    ref, how = index.match_row(1, (block, "able acme ann"), "")
+    assert (ref.id, how) == (0, "name")  # without an address: the closest name of all
 
 
 def test_narrowing_keeps_only_names_that_can_reach_the_score(monkeypatch):
@@ -77,7 +108,7 @@ def test_narrowing_keeps_only_names_that_can_reach_the_score(monkeypatch):
     names = ["ann able acme", "anne able acme", "anthony abbott acme", "anna zzzzzz acme"]
     for i, text in enumerate(names):
         index.add(Ref(id=i), fuzzy=("acm|ann", text))
-    index.narrow([(0, ("acm|ann", "ann able acme")), (1, ("new|blk", "ann able acme"))])
+    index.narrow([(0, ("acm|ann", "ann able acme"), ""), (1, ("new|blk", "ann able acme"), "")])
     survivors, before = index.narrowed[0]
     assert before == 4
     assert survivors == [0, 1]  # the others are too far apart to be 90 % alike

@@ -170,9 +170,9 @@ class MatchIndex:
         ref = refs[best[2]]
         if not (email and ref.email and ref.email != email):
             return ref
-        # The best name belongs to someone else's address: look a little further.
+        # The best name belongs to someone else's address: look further, best first.
         for _, _, i in process.extract(
-            text, names, scorer=fuzz.ratio, score_cutoff=self.score, limit=10
+            text, names, scorer=fuzz.ratio, score_cutoff=self.score, limit=None
         ):
             ref = refs[i]
             if not (email and ref.email and ref.email != email):

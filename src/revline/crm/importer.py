@@ -1156,7 +1156,17 @@ class _Run:
 
     def run(self) -> None:
         with _cyclic_gc_paused():
-            self._run()
+            try:
+                self._run()
+            finally:
+                self._release()
+
+    def _release(self) -> None:
+        """Let go of what the run built (the duplicate index, caches, converters) while the
+        collector is still paused: reference counting frees it here and now. Left to the
+        collector (converters and the writer point back at the run), the first collection
+        after the run would walk millions of objects to find them."""
+        self.__dict__.clear()
 
     def _run(self) -> None:
         job = self.job
@@ -1724,7 +1734,7 @@ class _Run:
         converted = self._convert(lines, rows, problems)
         self._lookup_existing(converted)
         index = self.index
-        queries: list[tuple[int, tuple[str, str]]] = []
+        queries: list[tuple[int, tuple[str, str], str]] = []
         if index.fuzzy_loaded:
             by_ext, by_key = index.by_ext, index.by_key
             fuzzy_key = self._fuzzy_key
@@ -1738,7 +1748,7 @@ class _Run:
                         (*keys[:2], fuzzy, keys[3]),
                     )
                     if fuzzy is not None:
-                        queries.append((i, fuzzy))
+                        queries.append((i, fuzzy, keys[3]))
         index.narrow(queries)
         decide = self._decide
         for i, (line, values, custom, keys) in enumerate(converted):
@@ -2126,13 +2136,14 @@ class _Run:
                     continue
                 key = self._lead_fuzzy_key(first, last, company) if first or last else None
                 if key:
+                    address = normalize_email(email)
                     ref = Ref(
                         id=pk,
                         owner_id=owner,
                         changeable=self._changeable(pk, owner),
-                        email=normalize_email(email),
+                        email=address,
                     )
-                    index.add(ref, fuzzy=key)
+                    index.add(ref, fuzzy=key, findable=address == email)
         elif self.entity == ImportEntity.CONTACT:
             rows = live.values_list(
                 "id", "owner_position_id", "first_name", "last_name", "account_id", "email"
@@ -2142,13 +2153,14 @@ class _Run:
                     continue
                 key = contact_fuzzy_key(first, last, account_id)
                 if key:
+                    address = normalize_email(email)
                     ref = Ref(
                         id=pk,
                         owner_id=owner,
                         changeable=self._changeable(pk, owner),
-                        email=normalize_email(email),
+                        email=address,
                     )
-                    index.add(ref, fuzzy=key)
+                    index.add(ref, fuzzy=key, findable=address == email)
         elif self.entity == ImportEntity.ACCOUNT:
             rows = live.values_list("id", "owner_position_id", "normalized_name")
             for pk, owner, norm in rows.iterator(chunk_size=20_000):
@@ -2626,8 +2638,14 @@ class _ImportIndex(MatchIndex):
     looks in as one stretch of memory: a big part (``_Sorted``) merged into now and then, and
     the entries added since, sorted again at every batch."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, part: bool = False) -> None:
         super().__init__()
+        # The entries a row with an e-mail address may match by name, again: the records
+        # without an address, and those a row with their address would not find by it (an
+        # address stored in capitals). ``best_name`` passes over the records with another
+        # address, and a row with a record's own address matched it by that address before
+        # any name was compared; so such a row looks among these alone (most files: few).
+        self.blank: _ImportIndex | None = None if part else _ImportIndex(part=True)
         self.texts: list[str] = []  # every fuzzy name added, in order (entry ids)
         self.entry_codes = array("i")  # each entry's block, as a number
         self.entry_pos = array("i")  # each entry's position in its block
@@ -2639,8 +2657,16 @@ class _ImportIndex(MatchIndex):
         self.narrowed: dict[int, tuple[list[int], int]] = {}
 
     def add(
-        self, ref: Ref, *, ext: str = "", key: Any = None, fuzzy: tuple[str, str] | None = None
+        self,
+        ref: Ref,
+        *,
+        ext: str = "",
+        key: Any = None,
+        fuzzy: tuple[str, str] | None = None,
+        findable: bool = True,
     ) -> None:
+        """``MatchIndex.add``; ``findable``: a row with the record's e-mail address finds it
+        by the address (it is stored as the importer compares addresses)."""
         if ext and ext not in self.by_ext:
             self.by_ext[ext] = ref
         if key and key not in self.by_key:
@@ -2657,10 +2683,19 @@ class _ImportIndex(MatchIndex):
             self.entry_codes.append(code)
             if len(fuzzy[1]) > 255:
                 self.long_texts = True
+            if self.blank is not None and not (ref.email and findable):
+                self.blank.add(ref, fuzzy=fuzzy)
 
-    def narrow(self, queries: list[tuple[int, tuple[str, str]]]) -> None:
-        """Narrow the fuzzy look-ups of a batch: ``queries`` are (row, (block, text)) of its
-        rows that may need one; ``match_row`` then answers them."""
+    def narrow(self, queries: list[tuple[int, tuple[str, str], str]]) -> None:
+        """Narrow the fuzzy look-ups of a batch: ``queries`` are (row, (block, text), e-mail)
+        of its rows that may need one; ``match_row`` then answers them."""
+        if self.blank is None:
+            self._narrow([(row, fuzzy) for row, fuzzy, _ in queries])
+            return
+        self._narrow([(row, fuzzy) for row, fuzzy, email in queries if not email])
+        self.blank._narrow([(row, fuzzy) for row, fuzzy, email in queries if email])
+
+    def _narrow(self, queries: list[tuple[int, tuple[str, str]]]) -> None:
         import numpy as np
 
         self.narrowed = {}
@@ -2683,6 +2718,8 @@ class _ImportIndex(MatchIndex):
 
     def match_row(self, row: int, fuzzy: tuple[str, str], email: str) -> tuple[Ref | None, str]:
         """``match(fuzzy=..., email=...)`` for a row of the batch ``narrow`` saw."""
+        if email and self.blank is not None:
+            return self.blank.match_row(row, fuzzy, email)
         narrowed = self.narrowed.get(row)
         if narrowed is None:
             return self.match(fuzzy=fuzzy, email=email)
