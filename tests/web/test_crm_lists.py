@@ -289,8 +289,11 @@ def test_marketing_sees_all_leads_but_no_accounts(client, org):
 
 def test_sidebar_links_to_the_crm_lists(client, org):
     html = login(client, org["ae1"]).get(url("accounts")).content.decode()
-    for name in LISTS:
+    for name in (*LISTS, "activities", "quotes"):
         assert f'href="{url(name)}"' in html
+    # the activities and quotes lists answer every signed-in user (each sees their own)
+    for name in ("activities", "quotes"):
+        assert client.get(url(name)).status_code == 200
 
 
 def test_record_picker_suggests_visible_records_only(client, org):

@@ -83,6 +83,8 @@ MAIN_ITEMS = [
     NavItem("Leads", "web:leads", "funnel"),
     NavItem("Opportunities", "web:opportunities", "target"),
     NavItem("Board", "web:board", "pipeline"),
+    NavItem("Activities", "web:activities", "check"),
+    NavItem("Quotes", "web:quotes", "copy"),
     NavItem("Org chart", "web:org_chart", "org"),
 ]
 ADMIN_ITEMS = [
