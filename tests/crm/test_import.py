@@ -167,6 +167,46 @@ def test_rows_with_an_address_match_by_name_the_records_they_may_be(
 
 
 @pytest.mark.usefixtures("lookups")
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_record_keeps_its_old_address_as_a_key_after_a_row_changes_it(
+    admin, org, tmp_path, monkeypatch, dry_run
+):
+    """A row matched by source id changes a lead's address; a later row (another batch) with
+    the old address and the lead's name is still that lead, on a dry run and a real one."""
+    monkeypatch.setattr(importer, "PRELOAD_MAX", 0)
+    monkeypatch.setattr(importer, "BATCH_SIZE", 2)
+    lead = make_lead(
+        org["revops"],
+        first_name="Ann",
+        last_name="Able",
+        company="Acme",
+        email="ann@x.test",
+        external_id="L1",
+    )
+    path = write_csv(
+        tmp_path,
+        [
+            ["Lead ID", "Email", "First Name", "Last Name", "Company", "Title"],
+            ["L9", "zed@x.test", "Zed", "Zulu", "Zeta", ""],
+            ["L1", "ann@new.test", "Ann", "Able", "Acme", "CEO"],
+            ["", "ann@x.test", "Ann", "Able", "Acme", "CTO"],
+        ],
+    )
+    job = run_import(
+        user=admin,
+        entity="lead",
+        path=path,
+        duplicate_policy=DuplicatePolicy.UPDATE,
+        dry_run=dry_run,
+    )
+    assert (job.created, job.updated, job.failed) == (1, 2, 0)
+    if not dry_run:
+        lead.refresh_from_db()
+        assert (lead.email, lead.title) == ("ann@x.test", "CTO")  # the last row wins
+        assert Lead.objects.count() == 2
+
+
+@pytest.mark.usefixtures("lookups")
 def test_duplicates_inside_one_file(admin, tmp_path):
     rows = [
         ["Email", "First Name", "Last Name", "Company"],

@@ -48,7 +48,7 @@ def test_narrowed_fuzzy_lookups_answer_as_the_plain_index(monkeypatch, seed):
     monkeypatch.setattr(importer, "NARROW_FROM", 0)
     monkeypatch.setattr(importer, "RECENT_MAX", 150)
     people = _people(3000, seed)
-    plain, narrowed = MatchIndex(), importer._ImportIndex()
+    plain, narrowed = MatchIndex(), importer._ImportIndex(addresses=True)
     plain.fuzzy_loaded = narrowed.fuzzy_loaded = True
     matched = 0
     for start in range(0, len(people), 250):
@@ -83,7 +83,7 @@ def test_rows_with_an_address_compare_names_with_records_they_may_match_only(mon
     with those whose stored address it would not find (capitals), past any number of closer
     names with other addresses."""
     monkeypatch.setattr(importer, "NARROW_FROM", 0)
-    index = importer._ImportIndex()
+    index = importer._ImportIndex(addresses=True)
     index.fuzzy_loaded = True
     block = "acm|ann"
     for i in range(12):  # closer names, other addresses
@@ -99,6 +99,14 @@ def test_rows_with_an_address_compare_names_with_records_they_may_match_only(mon
     assert (ref.id, how) == (21, "name")  # the one without an address
     ref, how = index.match_row(1, (block, "able acme ann"), "")
     assert (ref.id, how) == (0, "name")  # without an address: the closest name of all
+
+
+def test_a_conflicting_address_is_passed_over_however_many_closer_names_have_one():
+    index = MatchIndex()
+    names = ["able acme ann"] * 12 + ["able acme anne"]
+    refs = [Ref(id=i, email=f"other{i}@x.test") for i in range(12)] + [Ref(id=12)]
+    assert index.best_name("able acme ann", names, refs, "ann@x.test").id == 12
+    assert index.best_name("able acme ann", names, refs, "").id == 0
 
 
 def test_narrowing_keeps_only_names_that_can_reach_the_score(monkeypatch):

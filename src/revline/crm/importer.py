@@ -1089,7 +1089,9 @@ class _Run:
         self.error_count = 0
         self.counts = {"created": 0, "updated": 0, "skipped": 0, "failed": 0}
         self.preview: list[dict[str, Any]] = []
-        self.index = _ImportIndex()
+        self.index = _ImportIndex(
+            addresses=self.entity in (ImportEntity.LEAD, ImportEntity.CONTACT)
+        )
         self.creates: list[tuple[int, Ref]] = []
         self.updates: dict[int, tuple[int, dict[str, Any]]] = {}
         self.created_ids: set[int] = set()
@@ -1166,6 +1168,9 @@ class _Run:
         collector is still paused: reference counting frees it here and now. Left to the
         collector (converters and the writer point back at the run), the first collection
         after the run would walk millions of objects to find them."""
+        writer = self.__dict__.get("writer")
+        if writer is not None and any(thread.is_alive() for thread in writer.threads):
+            return  # interrupted while closing: the writer threads still use the run
         self.__dict__.clear()
 
     def _run(self) -> None:
@@ -2052,7 +2057,9 @@ class _Run:
         exts = {keys[0] for _, _, _, keys in rows if keys[0] and keys[0] not in index.by_ext}
         cols, people, _ = self._columns()
         found = self._fetch("external_id", exts, cols)
-        found_exts = {rec[3] for rec in found}
+        if found:  # indexed first: a source id whose record cannot be followed is not found
+            self._index_found(list(found), exts, set())
+        found_exts = {ext for ext in exts if ext in index.by_ext}
         keys = {
             key
             for _, _, _, (ext, key, _, _) in rows
@@ -2066,8 +2073,8 @@ class _Run:
             else:
                 names = {v["name"] for _, v, _, _ in rows if v.get("name")}
                 found += self._fetch("name", names, cols)
-        if found:
-            self._index_found(found, exts, keys)
+        if found and keys:
+            self._index_found(found, set(), keys)
 
     def _index_found(self, found: list[tuple], exts: set | None, keys: set | None) -> None:
         """Put existing records in the index under their source id and exact key (those in
@@ -2229,6 +2236,10 @@ class _Run:
                 values = _merge_values(previous[1], values)
             self.updates[ref] = (line, values)
         if values.get("email"):
+            if ref.email and ref.email != values["email"]:
+                # a later row with the old address is still this record (as when the table
+                # was read whole): the database will not find it by that address any more
+                index.by_key.setdefault(ref.email, ref)
             ref.email = values["email"]
         index.add(ref, ext=ext, key=key)
         self.counts["updated"] += 1
@@ -2638,14 +2649,14 @@ class _ImportIndex(MatchIndex):
     looks in as one stretch of memory: a big part (``_Sorted``) merged into now and then, and
     the entries added since, sorted again at every batch."""
 
-    def __init__(self, *, part: bool = False) -> None:
+    def __init__(self, *, addresses: bool = False) -> None:
         super().__init__()
         # The entries a row with an e-mail address may match by name, again: the records
         # without an address, and those a row with their address would not find by it (an
         # address stored in capitals). ``best_name`` passes over the records with another
         # address, and a row with a record's own address matched it by that address before
         # any name was compared; so such a row looks among these alone (most files: few).
-        self.blank: _ImportIndex | None = None if part else _ImportIndex(part=True)
+        self.blank: _ImportIndex | None = _ImportIndex() if addresses else None
         self.texts: list[str] = []  # every fuzzy name added, in order (entry ids)
         self.entry_codes = array("i")  # each entry's block, as a number
         self.entry_pos = array("i")  # each entry's position in its block
