@@ -75,7 +75,9 @@ def test_narrowed_fuzzy_lookups_answer_as_the_plain_index(monkeypatch, seed):
     assert 0 < matched < len(people)
     assert narrowed.main is not None and narrowed.main.size > 2 * 150  # merged again and again
     # the rows with an address looked among the records without one, kept apart
-    assert narrowed.blank is not None and 0 < len(narrowed.blank.texts) < len(narrowed.texts)
+    assert narrowed.name_only is not None and 0 < len(narrowed.name_only.texts) < len(
+        narrowed.texts
+    )
 
 
 def test_rows_with_an_address_compare_names_with_records_they_may_match_only(monkeypatch):
@@ -91,7 +93,7 @@ def test_rows_with_an_address_compare_names_with_records_they_may_match_only(mon
         index.add(Ref(id=i, email=address), key=address, fuzzy=(block, "able acme ann"))
     index.add(Ref(id=20, email="ann@x.test"), fuzzy=(block, "able acme anne"), findable=False)
     index.add(Ref(id=21), fuzzy=(block, "able acme anna"))
-    assert sorted(r.id for r in index.blank.blocks[block][1]) == [20, 21]
+    assert sorted(r.id for r in index.name_only.blocks[block][1]) == [20, 21]
     index.narrow([(0, (block, "able acme ann"), "ann@x.test"), (1, (block, "able acme ann"), "")])
     ref, how = index.match_row(0, (block, "able acme ann"), "ann@x.test")
     assert (ref.id, how) == (20, "name")  # its own address, stored otherwise

@@ -2058,7 +2058,7 @@ class _Run:
         cols, people, _ = self._columns()
         found = self._fetch("external_id", exts, cols)
         if found:  # indexed first: a source id whose record cannot be followed is not found
-            self._index_found(list(found), exts, set())
+            self._index_found(found, exts, set())
         found_exts = {ext for ext in exts if ext in index.by_ext}
         keys = {
             key
@@ -2143,14 +2143,7 @@ class _Run:
                     continue
                 key = self._lead_fuzzy_key(first, last, company) if first or last else None
                 if key:
-                    address = normalize_email(email)
-                    ref = Ref(
-                        id=pk,
-                        owner_id=owner,
-                        changeable=self._changeable(pk, owner),
-                        email=address,
-                    )
-                    index.add(ref, fuzzy=key, findable=address == email)
+                    self._index_person(pk, owner, email, key)
         elif self.entity == ImportEntity.CONTACT:
             rows = live.values_list(
                 "id", "owner_position_id", "first_name", "last_name", "account_id", "email"
@@ -2160,14 +2153,7 @@ class _Run:
                     continue
                 key = contact_fuzzy_key(first, last, account_id)
                 if key:
-                    address = normalize_email(email)
-                    ref = Ref(
-                        id=pk,
-                        owner_id=owner,
-                        changeable=self._changeable(pk, owner),
-                        email=address,
-                    )
-                    index.add(ref, fuzzy=key, findable=address == email)
+                    self._index_person(pk, owner, email, key)
         elif self.entity == ImportEntity.ACCOUNT:
             rows = live.values_list("id", "owner_position_id", "normalized_name")
             for pk, owner, norm in rows.iterator(chunk_size=20_000):
@@ -2178,6 +2164,13 @@ class _Run:
                     ref = Ref(id=pk, owner_id=owner, changeable=self._changeable(pk, owner))
                     index.add(ref, fuzzy=key)
         self.created_ids = set()
+
+    def _index_person(self, pk: int, owner: int, email: str, key: tuple[str, str]) -> None:
+        """An existing lead or contact, for matching by name. An address stored otherwise than
+        the importer compares addresses (capitals) is not found by it: ``findable``."""
+        address = normalize_email(email)
+        ref = Ref(id=pk, owner_id=owner, changeable=self._changeable(pk, owner), email=address)
+        self.index.add(ref, fuzzy=key, findable=address == email)
 
     # ---- decisions --------------------------------------------------------------------------
 
@@ -2656,7 +2649,7 @@ class _ImportIndex(MatchIndex):
         # address stored in capitals). ``best_name`` passes over the records with another
         # address, and a row with a record's own address matched it by that address before
         # any name was compared; so such a row looks among these alone (most files: few).
-        self.blank: _ImportIndex | None = _ImportIndex() if addresses else None
+        self.name_only: _ImportIndex | None = _ImportIndex() if addresses else None
         self.texts: list[str] = []  # every fuzzy name added, in order (entry ids)
         self.entry_codes = array("i")  # each entry's block, as a number
         self.entry_pos = array("i")  # each entry's position in its block
@@ -2694,17 +2687,17 @@ class _ImportIndex(MatchIndex):
             self.entry_codes.append(code)
             if len(fuzzy[1]) > 255:
                 self.long_texts = True
-            if self.blank is not None and not (ref.email and findable):
-                self.blank.add(ref, fuzzy=fuzzy)
+            if self.name_only is not None and not (ref.email and findable):
+                self.name_only.add(ref, fuzzy=fuzzy)
 
     def narrow(self, queries: list[tuple[int, tuple[str, str], str]]) -> None:
         """Narrow the fuzzy look-ups of a batch: ``queries`` are (row, (block, text), e-mail)
         of its rows that may need one; ``match_row`` then answers them."""
-        if self.blank is None:
+        if self.name_only is None:
             self._narrow([(row, fuzzy) for row, fuzzy, _ in queries])
             return
         self._narrow([(row, fuzzy) for row, fuzzy, email in queries if not email])
-        self.blank._narrow([(row, fuzzy) for row, fuzzy, email in queries if email])
+        self.name_only._narrow([(row, fuzzy) for row, fuzzy, email in queries if email])
 
     def _narrow(self, queries: list[tuple[int, tuple[str, str]]]) -> None:
         import numpy as np
@@ -2729,8 +2722,8 @@ class _ImportIndex(MatchIndex):
 
     def match_row(self, row: int, fuzzy: tuple[str, str], email: str) -> tuple[Ref | None, str]:
         """``match(fuzzy=..., email=...)`` for a row of the batch ``narrow`` saw."""
-        if email and self.blank is not None:
-            return self.blank.match_row(row, fuzzy, email)
+        if email and self.name_only is not None:
+            return self.name_only.match_row(row, fuzzy, email)
         narrowed = self.narrowed.get(row)
         if narrowed is None:
             return self.match(fuzzy=fuzzy, email=email)
