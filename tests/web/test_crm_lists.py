@@ -4,11 +4,14 @@ pages, CSV export and constant query counts."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
+from revline.crm import services as crm
 from revline.crm.choices import CustomFieldType, LeadStatus
 from revline.crm.custom_fields import custom_field_save
 from revline.org.choices import RoleType
@@ -320,3 +323,25 @@ def test_export_cells_that_could_run_as_formulas_are_neutralised():
     rows = [{"v": v} for v in ("=1+1", "\tcmd", "\rcmd", "-5", "@SUM(A1)", "plain")]
     out = list(csv_rows(rows, [("v", lambda r: r["v"])]))
     assert [r[0] for r in out[1:]] == ["'=1+1", "'\tcmd", "'\rcmd", "-5", "'@SUM(A1)", "plain"]
+
+
+def test_activity_and_quote_lists_filter_and_keep_the_drill_down(client, org):
+    account = make_account(org["ae1"], name="Acme")
+    for kind, subject in (("call", "Intro call"), ("task", "Send the deck")):
+        crm.activity_log(
+            by=None,
+            kind=kind,
+            subject=subject,
+            owner_position=org["ae1"],
+            account=account,
+            due_at=timezone.now() + dt.timedelta(days=1) if kind == "task" else None,
+        )
+    client = login(client, org["ae1"])
+    owner = org["ae1"].pk
+    response = client.get(url("activities"), {"kind": "task", "open": "1", "owner": owner})
+    assert [a.subject for a in response.context["page"].object_list] == ["Send the deck"]
+    html = response.content.decode()
+    assert '<option value="task" selected>' in html and 'value="1" checked' in html
+    assert f'<input type="hidden" name="owner" value="{owner}">' in html  # the drill-down stays
+    html = client.get(url("quotes"), {"status": "sent,accepted", "q": "Acme"}).content.decode()
+    assert '<option value="sent,accepted" selected>' in html and 'value="Acme"' in html

@@ -32,7 +32,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from revline.api.pagination import decode_cursor, encode_cursor
-from revline.core.export import Column, csv_response, dated_csv_response
+from revline.core.export import Column, dated_csv_response
 from revline.core.selectors import audit_events_for
 from revline.crm import forms as crm_forms
 from revline.crm import routing, selectors, services
@@ -1566,10 +1566,15 @@ def activities(request: HttpRequest) -> HttpResponse:
 def activity_list(request: HttpRequest) -> HttpResponse:
     found, qs = _activities_query(request)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    kind = found.get("kind", "")  # a drill-down may ask for several: "call,meeting"
     context = {
         "page": page,
         "now": timezone.now(),
         "kinds": ActivityKind.choices,
+        "kind": kind,
+        "kind_values": ActivityKind.values,
+        "open": bool(request.GET.get("open")),
+        "drill_hidden": {k: v for k, v in found.items() if k != "kind"},
         **drill.context(request, found, reverse("web:activities_export")),
     }
     return render(request, "web/crm/activities.html", context)
@@ -2130,9 +2135,7 @@ SURVEY_COLUMNS: list[Column] = [
 def surveys_export(request: HttpRequest) -> HttpResponse:
     """The satisfaction answers as CSV: the same filters, selector and visibility as the page."""
     _, _, qs = _surveys_query(request)
-    rows = _surveys_shown(qs, request.user).iterator(chunk_size=2000)
-    stamp = timezone.localdate().isoformat()
-    return csv_response(rows, SURVEY_COLUMNS, filename=f"surveys-{stamp}.csv")
+    return dated_csv_response(_surveys_shown(qs, request.user), SURVEY_COLUMNS, "surveys")
 
 
 @login_required

@@ -59,6 +59,7 @@ from revline.pipeline.models import Competitor, Objection, Opportunity, Pipeline
 from revline.web.htmx import htmx_render, wants_partial
 from revline.web.views.pipeline_common import (
     changeable_opportunity,
+    holder_name,
     opportunity_or_404,
     require_change,
     safe_next,
@@ -300,10 +301,7 @@ EXPORT_COLUMNS = [
     ("Close date", "close_date"),
     ("Probability %", "probability"),
     ("Forecast category", "get_forecast_category_display"),
-    (
-        "Owner",
-        lambda o: o.owner_position.holder.get_full_name() if o.owner_position.holder_id else "",
-    ),
+    ("Owner", holder_name),
     ("Owner position", "owner_position.title"),
     ("Next step", "next_step"),
     ("Loss reason", "get_loss_reason_display"),

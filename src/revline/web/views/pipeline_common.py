@@ -59,3 +59,10 @@ def revops_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def holder_name(record: Any) -> str:
+    """Who holds ``record``'s owner position, for the pipeline's CSV exports ("" for a vacant
+    seat or no owner; the position's title has a column of its own)."""
+    position = record.owner_position
+    return position.holder.get_full_name() if position is not None and position.holder_id else ""

@@ -44,6 +44,7 @@ from revline.pipeline.quoting import EDIT_IN_PLACE, NEW_VERSION
 from revline.web.views import drill
 from revline.web.views.pipeline_common import (
     changeable_opportunity,
+    holder_name,
     require_change,
     safe_next,
 )
@@ -419,6 +420,10 @@ def quotes(request: HttpRequest) -> HttpResponse:
     context = {
         "page": page,
         "q": request.GET.get("q", "").strip(),
+        "statuses": QuoteStatus.choices,
+        "status_values": QuoteStatus.values,
+        "status": found.get("status", ""),  # a drill-down may ask for several: "sent,accepted"
+        "drill_hidden": {k: v for k, v in found.items() if k != "status"},
         **drill.context(request, found, reverse("web:quotes_export")),
     }
     return render(request, "web/pipeline/quotes.html", context)
@@ -444,14 +449,7 @@ QUOTE_COLUMNS: list[Column] = [
     ("sent_at", "sent_at"),
     ("created_at", "created_at"),
     ("owner_position", "owner_position.title"),
-    (
-        "owner",
-        lambda q: (
-            q.owner_position.holder.get_full_name()
-            if q.owner_position_id and q.owner_position.holder_id
-            else ""
-        ),
-    ),
+    ("owner", holder_name),
 ]
 
 
