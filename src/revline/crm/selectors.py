@@ -8,6 +8,7 @@ Merged-away records (``merged_into`` set) never appear in lists.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -111,20 +112,23 @@ def _filters(filters: dict[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (filters or {}).items() if v not in (None, "", [])}
 
 
-def _day_start(day: dt.date) -> dt.datetime:
+def day_start(day: dt.date) -> dt.datetime:
+    """The first moment of ``day`` in the site's time zone."""
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
-def _range_q(f: dict[str, Any], field: str, start_key: str, end_key: str) -> Q:
-    """``field`` (a moment) within the days ``f[start_key]`` to ``f[end_key]`` (both included,
-    in the site's time zone); a date that does not parse matches nothing."""
+def day_range_q(f: Mapping[str, Any], field: str, start_key: str, end_key: str) -> Q:
+    """``field`` (a moment) within the days ``f[start_key]`` to ``f[end_key]`` (ISO days, both
+    included, in the site's time zone; either may be missing or blank); a date that does not
+    parse matches nothing. The day filters of the CRM and pipeline lists."""
     cond = Q()
     for key, lookup, shift in ((start_key, "gte", 0), (end_key, "lt", 1)):
-        if key in f:
-            day = _date(f[key])
-            if day is None:
-                return NOTHING
-            cond &= Q(**{f"{field}__{lookup}": _day_start(day + dt.timedelta(days=shift))})
+        if f.get(key) in (None, ""):
+            continue
+        day = _date(f[key])
+        if day is None:
+            return NOTHING
+        cond &= Q(**{f"{field}__{lookup}": day_start(day + dt.timedelta(days=shift))})
     return cond
 
 
@@ -134,7 +138,7 @@ def as_of(value: Any) -> dt.datetime | None:
     day = _date(value)
     if day is None:
         return None
-    return min(_day_start(day + dt.timedelta(days=1)), timezone.now())
+    return min(day_start(day + dt.timedelta(days=1)), timezone.now())
 
 
 def owned_q(f: dict[str, Any], prefix: str = "") -> Q:
@@ -504,8 +508,8 @@ def activity_filter_q(filters: dict[str, Any] | None) -> Q:
         cond &= Q(outcome__in=_csv(f["outcome"]))
     if _yes(f.get("open")):
         cond &= Q(done_at__isnull=True)
-    cond &= _range_q(f, "occurred_at", "occurred_from", "occurred_to")
-    cond &= _range_q(f, "due_at", "due_from", "due_to")
+    cond &= day_range_q(f, "occurred_at", "occurred_from", "occurred_to")
+    cond &= day_range_q(f, "due_at", "due_from", "due_to")
     if "overdue_on" in f:
         moment = as_of(f["overdue_on"])
         if moment is None:
@@ -587,7 +591,7 @@ def prospects_added(
         prospect_list_id__in=ProspectList.objects.visible_to(user).values("pk")
     )
     qs = qs.filter(
-        owned_q(f, "prospect_list__") & _range_q(f, "added_at", "added_from", "added_to")
+        owned_q(f, "prospect_list__") & day_range_q(f, "added_at", "added_from", "added_to")
     )
     return (
         qs.annotate(lead_visible=visible_link(user, Lead, "lead_id"))
@@ -673,7 +677,9 @@ def complaints_list(
         qs = qs.filter(severity__in=_csv(f["severity"]))
     if "account" in f:
         qs = qs.filter(_id_filter("account_id", f["account"]))
-    qs = qs.filter(owned_q(f) & account_q(f) & _range_q(f, "raised_at", "raised_from", "raised_to"))
+    qs = qs.filter(
+        owned_q(f) & account_q(f) & day_range_q(f, "raised_at", "raised_from", "raised_to")
+    )
     if "open_on" in f:
         # Open at the end of that day (or now, if sooner): raised before, not resolved by then.
         moment = as_of(f["open_on"])
@@ -714,7 +720,7 @@ def surveys_list(
         qs = qs.filter(_id_filter("account_id", f["account"]))
     # The KPI drill-downs' (CSAT, NPS): answered in the range, the owner's and account's filters.
     qs = qs.filter(
-        owned_q(f) & account_q(f) & _range_q(f, "responded_at", "responded_from", "responded_to")
+        owned_q(f) & account_q(f) & day_range_q(f, "responded_at", "responded_from", "responded_to")
     )
     return qs.order_by("-responded_at", "-id")
 

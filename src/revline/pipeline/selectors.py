@@ -30,6 +30,7 @@ from django.db.models import (
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from revline.crm.selectors import day_range_q, day_start, owned_q
 from revline.org.visibility import visible_link
 from revline.pipeline.choices import (
     ApprovalStatus,
@@ -89,10 +90,6 @@ def _date(value: Any) -> dt.date | None:
         return None
 
 
-def _day_start(day: dt.date) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
-
-
 def _ordered(qs: QuerySet, order: str, orders: Mapping[str, tuple[str, ...]]) -> QuerySet:
     key = (order or "").strip()
     desc = key.startswith("-")
@@ -115,24 +112,8 @@ def _choice_filter(qs: QuerySet, lookup: str, raw: Any, allowed: Iterable[str]) 
     return qs.filter(**{lookup: raw}) if raw in set(allowed) else qs.filter(NOTHING)
 
 
-def _days_q(filters: Mapping[str, Any], field: str, keys: tuple[str, str]) -> Q:
-    """``field`` (a datetime) within the days ``filters`` give under ``keys`` (from, to; ISO
-    days, both ends included, either may be missing); a day that does not parse matches
-    nothing."""
-    q = Q()
-    for key, lookup, shift in ((keys[0], "gte", 0), (keys[1], "lt", 1)):
-        raw = filters.get(key)
-        if raw in (None, ""):
-            continue
-        day = _date(raw)
-        if day is None:
-            return NOTHING
-        q &= Q(**{f"{field}__{lookup}": _day_start(day + dt.timedelta(days=shift))})
-    return q
-
-
 def _created_filter(qs: QuerySet, filters: Mapping[str, Any]) -> QuerySet:
-    return qs.filter(_days_q(filters, "created_at", ("created_from", "created_to")))
+    return qs.filter(day_range_q(filters, "created_at", "created_from", "created_to"))
 
 
 # --- stuck deals -------------------------------------------------------------------------------
@@ -294,20 +275,11 @@ def _analytics_filter(
             continue
         day = _date(raw)
         qs = qs.filter(**{lookup: day}) if day is not None else qs.filter(NOTHING)
-    if (raw := filters.get("under")) not in (None, ""):
-        from revline.org.models import PositionClosure
-
-        pk = _int(raw)
-        below = PositionClosure.objects.filter(ancestor_id=pk).values("descendant_id")
-        qs = qs.filter(owner_position_id__in=below) if pk is not None else qs.filter(NOTHING)
-    if (raw := filters.get("region")) not in (None, ""):
-        pk = _int(raw)
-        qs = (
-            qs.filter(Q(owner_position__region_id=pk) | Q(owner_position__region__parent_id=pk))
-            if pk is not None
-            else qs.filter(NOTHING)
+    qs = qs.filter(
+        owned_q(
+            {k: filters[k] for k in ("under", "team", "region") if filters.get(k) not in (None, "")}
         )
-    qs = _id_filter(qs, "owner_position__team_id", filters.get("team"))
+    )
     qs = _id_filter(qs, "competitors", filters.get("competitor"))
     if str(filters.get("has_competitor") or "").lower() in {"1", "true", "yes", "on"}:
         named = Opportunity.competitors.through.objects.filter(opportunity_id=OuterRef("pk"))
@@ -345,7 +317,7 @@ def _entered_filter(qs: QuerySet[Opportunity], filters: Mapping[str, Any]) -> Qu
         if pk is None:
             return qs.filter(NOTHING)
         entries = entries.filter(to_stage_id=pk)
-    entries = entries.filter(_days_q(filters, "changed_at", ("entered_from", "entered_to")))
+    entries = entries.filter(day_range_q(filters, "changed_at", "entered_from", "entered_to"))
     return qs.filter(Exists(entries))
 
 
@@ -501,7 +473,7 @@ _TIMELINE_DUPLICATES = frozenset(
 
 def _aware(value: dt.datetime | dt.date) -> dt.datetime:
     if not isinstance(value, dt.datetime):
-        return _day_start(value)
+        return day_start(value)
     return value if timezone.is_aware(value) else timezone.make_aware(value)
 
 
@@ -666,10 +638,8 @@ def _quote_analytics_filter(qs: QuerySet[Quote], filters: Mapping[str, Any]) -> 
     """The filters the KPI drill-downs pass (revline.analytics, discounts): sent_from/sent_to
     (sent_at, ISO days), under, owner, team, region (the quote owner's), product, type (the
     deal's), sector and size (the deal's account's)."""
-    from revline.crm.selectors import owned_q
-
     f = {k: v for k, v in filters.items() if v not in (None, "")}
-    qs = qs.filter(_days_q(f, "sent_at", ("sent_from", "sent_to")))
+    qs = qs.filter(day_range_q(f, "sent_at", "sent_from", "sent_to"))
     qs = qs.filter(owned_q({k: f[k] for k in ("under", "owner", "team", "region") if k in f}))
     qs = _id_filter(qs, "opportunity__product_id", f.get("product"))
     qs = _choice_filter(qs, "opportunity__type", f.get("type"), OpportunityType.values)
