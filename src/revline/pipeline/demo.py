@@ -70,6 +70,7 @@ from revline.pipeline.models import (
     Stage,
     StageChange,
 )
+from revline.pipeline.services import stage_changes_mark_advanced
 
 SEED = "revline-demo-1"
 DATASET_START = dt.date(2016, 10, 1)
@@ -184,19 +185,6 @@ def bulk_create(model: type[models.Model], objects: Iterable[Any]) -> list[Any]:
                     setattr(obj, f.attname, fallback)
         model._default_manager.bulk_create(objects, batch_size=1000)
     return objects
-
-
-def _moves_on(stage: Stage, when: Any, path: list[tuple[Stage, Any]]) -> bool:
-    """``StageChange.advanced`` of the entry into ``stage`` at ``when``: the deal later reaches
-    a won stage or an open stage of a higher order."""
-    return any(
-        later_when > when
-        and (
-            later.kind == StageKind.WON
-            or (later.kind == StageKind.OPEN and later.order > stage.order)
-        )
-        for later, later_when in path
-    )
 
 
 def insert_rows(model: type[models.Model], columns: list[str], rows: list[tuple]) -> None:
@@ -523,12 +511,10 @@ def opportunities_load(ctx: DemoContext) -> None:
         list_price = ctx.price(ctx.products[plan.product])
         owner = ctx.agents[plan.agent]
         previous = None
-        path: list[tuple[Stage, dt.datetime]] = []
         for key, when in plan.steps:
             stage = ctx.stages[key]
             if stage == previous:  # a pipeline with fewer stages than the plan
                 continue
-            path.append((stage, when))
             changes.append(
                 (
                     opportunity.pk,
@@ -539,15 +525,12 @@ def opportunities_load(ctx: DemoContext) -> None:
                     opportunity.amount if key == "won" else list_price,
                     stage.probability,
                     owner.pk,
-                    False,
+                    False,  # worked out below, with the rest of the history
                 )
             )
             previous = stage
-        for index, (stage, when) in enumerate(path):  # StageChange.advanced
-            if _moves_on(stage, when, path):
-                row = len(changes) - len(path) + index
-                changes[row] = (*changes[row][:-1], True)
     insert_rows(StageChange, columns, changes)
+    stage_changes_mark_advanced(opportunity_ids=[o.pk for o in opportunities])
     ctx.count("stage changes", len(changes))
 
     rivals = {}

@@ -209,28 +209,6 @@ def stage_changes_mark_advanced(*, opportunity_ids: Any = None) -> int:
         return cursor.rowcount
 
 
-def _stage_change_record(change: StageChange, *, backdated: bool) -> None:
-    """After ``change`` joined its deal's history, one UPDATE: mark the earlier entries it moves
-    the deal on from. A change recorded with a date given (``at``) may have later ones: then the
-    deal's whole history is worked out again, as it is when the history already holds a change
-    dated after this one (an imported deal created in the future)."""
-    later = StageChange.objects.filter(
-        opportunity_id=change.opportunity_id, changed_at__gt=change.changed_at
-    )
-    if backdated or later.exists():
-        stage_changes_mark_advanced(opportunity_ids=[change.opportunity_id])
-        return
-    stage = change.to_stage
-    if stage.kind == StageKind.LOST:
-        return
-    earlier = StageChange.objects.filter(
-        opportunity_id=change.opportunity_id, changed_at__lt=change.changed_at, advanced=False
-    )
-    if stage.kind == StageKind.OPEN:
-        earlier = earlier.filter(to_stage__order__lt=stage.order)
-    earlier.update(advanced=True)
-
-
 # --- opportunities -----------------------------------------------------------------------------
 
 
@@ -450,7 +428,8 @@ def opportunity_move_stage(
         probability=opportunity.probability,
         owner_position_id=opportunity.owner_position_id,
     )
-    _stage_change_record(change, backdated=at is not None)
+    # the flags of the deal's few entries, worked out again in one UPDATE (back-dated or not)
+    stage_changes_mark_advanced(opportunity_ids=[change.opportunity_id])
     audit_event_record(
         actor=by, action="opportunity.move_stage", instance=opportunity, changes=changes
     )
