@@ -1,6 +1,6 @@
 """Leads are rescored by a background job when they change (issue 5, item 3): the CRM's
-services call ``scoring.services.leads_changed``, which queues one ``scoring_rescore`` per
-transaction once it commits; an import queues one rescore of the changed leads per run."""
+services call ``scoring.changes.leads_changed``, which queues a ``scoring_rescore`` of the
+changed leads once the transaction commits; an import queues one rescore of the changed leads per run."""
 
 import pytest
 from django.db import transaction

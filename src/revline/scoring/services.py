@@ -13,10 +13,10 @@ A field that alone predicts the outcome almost perfectly stops training (a versi
 
 Scoring writes ``LeadScore`` rows only: a ``ScoreOverride`` belongs to the person who set it.
 
-Background work is queued here, after the transaction commits (``transaction.on_commit``):
-``leads_changed`` (the CRM calls it where a lead's scored inputs change), ``scoring_train_queue``,
-``leakage_review`` (which queues the retrain) and ``fit_refresh_queue``. Views and API handlers
-call these, never a task directly.
+Background work is queued after the transaction commits (``transaction.on_commit``): here
+``scoring_train_queue``, ``leakage_review`` (which queues the retrain) and
+``fit_refresh_queue``; in ``scoring.changes``, ``leads_changed`` (the CRM calls it where a lead's
+scored inputs change). Views and API handlers call these, never a task directly.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ from django.utils import timezone
 from revline.core.services import Queued, audit_event_record, diff_fields, enqueue_on_commit
 from revline.crm.models import Account, Activity, Lead
 from revline.scoring import conf, features, fit, ml
-from revline.scoring.changes import leads_changed as leads_changed  # the CRM's entry point
 from revline.scoring.choices import IcpAppliesTo, ModelKind, ModelStatus, Tier
 from revline.scoring.models import (
     FitScore,
@@ -549,8 +548,11 @@ class _Writer:
     rows the caller has not committed. Elsewhere each chunk is written at once. The first
     failure is raised by ``close``; the chunks after it are not written."""
 
-    def __init__(self) -> None:
-        self.threaded = connection.vendor == "postgresql" and not connection.in_atomic_block
+    def __init__(self, *, bulk: bool = True) -> None:
+        # a run of one chunk (a few leads rescored after an edit) has nothing to overlap
+        self.threaded = (
+            bulk and connection.vendor == "postgresql" and not connection.in_atomic_block
+        )
         self.error: BaseException | None = None
         self.queue: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=2)
         self.thread: threading.Thread | None = None
@@ -610,8 +612,9 @@ def leads_score(
     qs = Lead.objects.filter(merged_into__isnull=True)
     if leads is not None:
         qs = qs.filter(pk__in=leads.values("pk"))
-    if lead_ids is not None:
-        qs = qs.filter(pk__in=list(lead_ids))
+    ids = None if lead_ids is None else list(lead_ids)
+    if ids is not None:
+        qs = qs.filter(pk__in=ids)
     if source_name is not None:
         qs = qs.filter(source_name=source_name)
     models = active_models()
@@ -619,7 +622,7 @@ def leads_score(
     now = timezone.now()
     run = ScoreRun()
     sources = list(qs.order_by().values_list("source_name", flat=True).distinct())
-    writer = _Writer()
+    writer = _Writer(bulk=ids is None or len(ids) > chunk)
     try:
         for source in sources:
             model = model_for(source, models)
