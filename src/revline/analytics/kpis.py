@@ -45,10 +45,12 @@ from revline.analytics import scope as scopes
 from revline.analytics.registry import KPIS, Kpi
 from revline.analytics.scope import Dim, Scope, Subject, scope_resolve
 from revline.analytics.stats import TOTAL, grouped, quantiles, ratio, to_number
-from revline.crm.choices import TOUCH_KINDS, ActivityKind, ActivityOutcome, LeadStatus
+from revline.crm.choices import TOUCH_KINDS, ActivityKind, ActivityOutcome
+from revline.crm.selectors import complaint_open_at_q, overdue_at_q, sales_qualified_q
 from revline.org.choices import Domain
 from revline.org.visibility import held_roles, org_wide_roles
 from revline.pipeline.choices import OpportunityStatus, OpportunityType, QuoteStatus, StageKind
+from revline.pipeline.selectors import recurring_q
 from revline.planning.calendar import FiscalYearRule, fiscal_rule
 
 WON, LOST, OPEN = OpportunityStatus.WON, OpportunityStatus.LOST, OpportunityStatus.OPEN
@@ -528,7 +530,7 @@ def net_revenue_retention(ctx: Context, dim: Dim | None) -> dict[Any, Result]:
     s = ctx.scope
     year_ago, two_years_ago = _years_before(s.end, 1), _years_before(s.end, 2)
     recurring = scopes.OPPORTUNITIES.records(s).filter(
-        Q(term_months__isnull=False) | Q(product__is_subscription=True),
+        recurring_q(),
         status=WON,
         closed_on__gt=two_years_ago,
         closed_on__lte=s.end,
@@ -650,16 +652,6 @@ def campaign_roi(ctx: Context, dim: Dim | None) -> dict[Any, Result]:
 # --- leads and hand-offs ------------------------------------------------------------------------
 
 
-def _sql_q() -> Q:
-    from revline.crm.models import LeadStatusChange
-
-    # IN, not a correlated EXISTS: PostgreSQL hashes the sales-qualified lead ids once rather
-    # than probing the history per lead (the planner's estimate of the probes alone is enough
-    # to have the statement JIT-compiled, which cost more than running it).
-    history = LeadStatusChange.objects.filter(to_status=LeadStatus.SALES_QUALIFIED)
-    return Q(pk__in=history.values("lead_id")) | Q(converted_opportunity__isnull=False)
-
-
 def lead_conversion(ctx: Context, dim: Dim | None) -> dict[Any, Result]:
     s = ctx.scope
     qs = scopes.LEADS.records(s).filter(created_at__gte=s.start_at, created_at__lt=s.end_before)
@@ -667,7 +659,7 @@ def lead_conversion(ctx: Context, dim: Dim | None) -> dict[Any, Result]:
         qs,
         _expr(dim),
         leads=Count("pk"),
-        sqls=Count("pk", filter=_sql_q()),
+        sqls=Count("pk", filter=sales_qualified_q()),
         opportunities=Count("pk", filter=Q(converted_opportunity__isnull=False)),
         won=Count("pk", filter=Q(converted_opportunity__status=WON)),
     )
@@ -718,7 +710,9 @@ def qualification_rate(ctx: Context, dim: Dim | None) -> dict[Any, Result]:
     qs = scopes.LEADS_BY_SDR.records(s).filter(
         first_touch_at__gte=s.start_at, first_touch_at__lt=s.end_before
     )
-    rows = grouped(qs, _expr(dim), worked=Count("pk"), qualified=Count("pk", filter=_sql_q()))
+    rows = grouped(
+        qs, _expr(dim), worked=Count("pk"), qualified=Count("pk", filter=sales_qualified_q())
+    )
     return {
         g: Result(ratio(r["qualified"], r["worked"]), r["worked"], dict(r)) for g, r in rows.items()
     }
@@ -830,9 +824,7 @@ def task_completion(ctx: Context, dim: Dim | None) -> dict[Any, Result]:
 def overdue_tasks(ctx: Context, dim: Dim | None) -> dict[Any, Result]:
     s = ctx.scope
     as_of = s.as_of
-    qs = scopes.ACTIVITIES.records(s).filter(
-        Q(done_at__isnull=True) | Q(done_at__gt=as_of), kind=ActivityKind.TASK, due_at__lt=as_of
-    )
+    qs = scopes.ACTIVITIES.records(s).filter(overdue_at_q(as_of), kind=ActivityKind.TASK)
     return {g: Result(r["n"], r["n"]) for g, r in grouped(qs, _expr(dim), n=Count("pk")).items()}
 
 
@@ -874,15 +866,9 @@ def discounts(ctx: Context, dim: Dim | None) -> dict[Any, Result]:
 
 
 def open_complaints(ctx: Context, dim: Dim | None) -> dict[Any, Result]:
-    from revline.crm.choices import ComplaintStatus
-
     s = ctx.scope
     as_of = s.as_of
-    qs = scopes.COMPLAINTS.records(s).filter(
-        Q(resolved_at__isnull=True, status__in=[ComplaintStatus.OPEN, ComplaintStatus.IN_PROGRESS])
-        | Q(resolved_at__gte=as_of),
-        raised_at__lt=as_of,
-    )
+    qs = scopes.COMPLAINTS.records(s).filter(complaint_open_at_q(as_of))
     age = ExpressionWrapper(
         Value(as_of, output_field=DateTimeField()) - F("raised_at"), output_field=DurationField()
     )

@@ -141,6 +141,28 @@ def as_of(value: Any) -> dt.datetime | None:
     return min(day_start(day + dt.timedelta(days=1)), timezone.now())
 
 
+def sales_qualified_q() -> Q:
+    """Leads that reached sales-qualified: a status change to it, or converted. The sales-
+    qualified KPIs count these and their drill-down lists show them. IN, not a correlated
+    EXISTS: PostgreSQL hashes the sales-qualified lead ids once rather than probing the history
+    per lead (the planner's estimate of the probes alone had the statement JIT-compiled)."""
+    history = LeadStatusChange.objects.filter(to_status=LeadStatus.SALES_QUALIFIED)
+    return Q(pk__in=history.values("lead_id")) | Q(converted_opportunity__isnull=False)
+
+
+def overdue_at_q(moment: dt.datetime) -> Q:
+    """Activities overdue at ``moment``: due before it and not done by then."""
+    return (Q(done_at__isnull=True) | Q(done_at__gt=moment)) & Q(due_at__lt=moment)
+
+
+def complaint_open_at_q(moment: dt.datetime) -> Q:
+    """Complaints open at ``moment``: raised before it, not resolved by then."""
+    return (
+        Q(resolved_at__isnull=True, status__in=[ComplaintStatus.OPEN, ComplaintStatus.IN_PROGRESS])
+        | Q(resolved_at__gte=moment)
+    ) & Q(raised_at__lt=moment)
+
+
 def owned_q(f: dict[str, Any], prefix: str = "") -> Q:
     """The KPI drill-down filters on a record's owner (revline.analytics): ``under`` (owned at or
     below a position), ``team`` and ``region`` (the owner's; a region includes its
@@ -238,7 +260,7 @@ def _recurring_won(user: Any, f: dict[str, Any]) -> QuerySet:
     deal_filters["closed_from"] = f.get("recurring_won_from")
     deal_filters["closed_to"] = f.get("recurring_won_to")
     won = Opportunity.objects.visible_to(user).filter(
-        Q(term_months__isnull=False) | Q(product__is_subscription=True),
+        deals.recurring_q(),
         status=OpportunityStatus.WON,
         account__isnull=False,
     )
@@ -390,8 +412,7 @@ def _lead_analytics_q(f: dict[str, Any]) -> Q:
     if _yes(f.get("generated")):
         cond &= Q(generated_by__isnull=False)
     if _yes(f.get("sales_qualified")):
-        history = LeadStatusChange.objects.filter(to_status=LeadStatus.SALES_QUALIFIED)
-        cond &= Q(pk__in=history.values("lead_id")) | Q(converted_opportunity__isnull=False)
+        cond &= sales_qualified_q()
     if _yes(f.get("won")):
         from revline.pipeline.choices import OpportunityStatus
 
@@ -514,7 +535,7 @@ def activity_filter_q(filters: dict[str, Any] | None) -> Q:
         moment = as_of(f["overdue_on"])
         if moment is None:
             return NOTHING
-        cond &= (Q(done_at__isnull=True) | Q(done_at__gt=moment)) & Q(due_at__lt=moment)
+        cond &= overdue_at_q(moment)
     return cond
 
 
@@ -681,15 +702,10 @@ def complaints_list(
         owned_q(f) & account_q(f) & day_range_q(f, "raised_at", "raised_from", "raised_to")
     )
     if "open_on" in f:
-        # Open at the end of that day (or now, if sooner): raised before, not resolved by then.
-        moment = as_of(f["open_on"])
+        moment = as_of(f["open_on"])  # the end of that day, or now if sooner
         if moment is None:
             return qs.none()
-        still_open = Q(
-            resolved_at__isnull=True,
-            status__in=[ComplaintStatus.OPEN, ComplaintStatus.IN_PROGRESS],
-        ) | Q(resolved_at__gte=moment)
-        qs = qs.filter(still_open, raised_at__lt=moment)
+        qs = qs.filter(complaint_open_at_q(moment))
     if q:
         visible = accounts_visible(user=user).values("id")
         qs = qs.filter(

@@ -112,6 +112,12 @@ def _choice_filter(qs: QuerySet, lookup: str, raw: Any, allowed: Iterable[str]) 
     return qs.filter(**{lookup: raw}) if raw in set(allowed) else qs.filter(NOTHING)
 
 
+def recurring_q() -> Q:
+    """Recurring deals: a term of their own, or a subscription product (closing one won opens
+    its renewal). Net revenue retention's base and its drill-down list."""
+    return Q(term_months__isnull=False) | Q(product__is_subscription=True)
+
+
 def _created_filter(qs: QuerySet, filters: Mapping[str, Any]) -> QuerySet:
     return qs.filter(day_range_q(filters, "created_at", "created_from", "created_to"))
 
