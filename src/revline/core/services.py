@@ -23,6 +23,12 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def actor_or_none(by: Any) -> Any:
+    """The user to keep as an actor (``set_by``, ``created_by``, an audit event's ``actor``):
+    none for an anonymous or system caller."""
+    return by if getattr(by, "pk", None) else None
+
+
 def audit_event_record(
     *,
     actor: Any,
@@ -32,7 +38,7 @@ def audit_event_record(
 ) -> AuditEvent:
     """Record one change to ``instance``. ``changes`` maps a field to ``[before, after]``."""
     return AuditEvent.objects.create(
-        actor=actor if getattr(actor, "pk", None) else None,
+        actor=actor_or_none(actor),
         action=action,
         content_type=ContentType.objects.get_for_model(instance, for_concrete_model=True),
         object_id=instance.pk,

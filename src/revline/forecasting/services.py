@@ -19,7 +19,7 @@ import pandas as pd
 from django.db import transaction
 from django.utils import timezone
 
-from revline.core.services import Queued, audit_event_record, enqueue_on_commit
+from revline.core.services import Queued, actor_or_none, audit_event_record, enqueue_on_commit
 from revline.forecasting.backtest import DEFAULT_METHODS, backtest_run
 from revline.forecasting.history import History, history_load
 from revline.forecasting.model import NotEnoughHistory, train
@@ -52,10 +52,6 @@ def default_as_of(period: Period, now: dt.datetime | None = None) -> dt.datetime
     return now
 
 
-def _actor(by: Any) -> Any:
-    return by if getattr(by, "pk", None) else None
-
-
 def forecast_run_create(
     *,
     period: Period,
@@ -77,7 +73,7 @@ def forecast_run_create(
         "period_end": period.end,
         "as_of": as_of,
         "method": method,
-        "created_by": _actor(by),
+        "created_by": actor_or_none(by),
     }
     try:
         model = train(history, as_of, method=method)
@@ -216,7 +212,7 @@ def backtest_run_create(
                 for s in result.scores
             ],
             seconds=time.process_time() - started,
-            created_by=_actor(by),
+            created_by=actor_or_none(by),
         )
         audit_event_record(actor=by, action="forecast.backtest", instance=run)
         _prune(BacktestRun.objects.all(), BACKTESTS_KEPT)
@@ -237,7 +233,7 @@ def forecast_refresh_queue(
         forecast_refresh,
         period_key=period.key,
         as_of=as_of.isoformat() if as_of is not None else None,
-        user_id=getattr(_actor(by), "pk", None),
+        user_id=getattr(actor_or_none(by), "pk", None),
     )
 
 
@@ -245,4 +241,4 @@ def backtest_queue(*, by: Any) -> Queued:
     """Queue a new replay of the history (the backtest table)."""
     from revline.forecasting.tasks import backtest_refresh
 
-    return enqueue_on_commit(backtest_refresh, user_id=getattr(_actor(by), "pk", None))
+    return enqueue_on_commit(backtest_refresh, user_id=getattr(actor_or_none(by), "pk", None))

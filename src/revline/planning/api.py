@@ -562,10 +562,6 @@ def forecast_submit(request: HttpRequest, payload: SubmitIn):
     )
 
 
-def _adjustment_get(*, user: Any, pk: int) -> ForecastAdjustment:
-    return selectors.adjustments_list(user=user).get(pk=pk)
-
-
 @router.get(
     "/forecasts/adjustments",
     response=with_errors({200: list[AdjustmentOut]}),
@@ -591,7 +587,7 @@ def forecast_adjust(request: HttpRequest, payload: AdjustIn):
     return _saved(
         request,
         existed,
-        _adjustment_get,
+        selectors.adjustment_get,
         lambda: services.forecast_adjust(
             by=request.auth,
             position=position,
@@ -611,7 +607,7 @@ def forecast_adjust(request: HttpRequest, payload: AdjustIn):
 def adjustment_remove(request: HttpRequest, adjustment_id: int):
     return _deleted(
         request,
-        _adjustment_get,
+        selectors.adjustment_get,
         services.forecast_adjustment_remove,
         "adjustment",
         adjustment_id,

@@ -1411,6 +1411,12 @@ def adjustments_list(
     return qs
 
 
+def adjustment_get(*, user: Any, pk: Any) -> ForecastAdjustment:
+    """One adjustment ``user`` sees (``adjustments_list``: never one made above them);
+    ``ForecastAdjustment.DoesNotExist`` (404) otherwise."""
+    return adjustments_list(user=user).get(pk=pk)
+
+
 def snapshots_list(
     *, user: Any, filters: Mapping[str, Any] | None = None
 ) -> QuerySet[ForecastSnapshot]:

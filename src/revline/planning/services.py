@@ -15,7 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from revline.core.services import audit_event_record, diff_fields
+from revline.core.services import actor_or_none, audit_event_record, diff_fields
 from revline.org.models import Position, Region, Team
 from revline.pipeline.choices import OpportunityType
 from revline.planning import rules, selectors
@@ -89,11 +89,6 @@ def _check_period(period: Any) -> Period:
     return period
 
 
-def _actor(by: Any) -> Any:
-    """The user to keep as ``set_by`` / ``recorded_by``: none for an anonymous or system caller."""
-    return by if getattr(by, "pk", None) else None
-
-
 def _note(note: str | None, length: int = 255) -> str:
     return (note or "").strip()[:length]
 
@@ -123,14 +118,14 @@ def _plan_save(
     unchanged row is left as it is."""
     row = _locked_row(model, period, **keys)
     if row is None:
-        row = model(**keys, set_by=_actor(by), is_generated=is_generated, **values)
+        row = model(**keys, set_by=actor_or_none(by), is_generated=is_generated, **values)
         row.set_period(period)
         row.save()
         audit_event_record(actor=by, action=f"{action}.set", instance=row, changes=first)
         return row
     changes = diff_fields(row, values)
     if changes:
-        row.set_by = _actor(by)
+        row.set_by = actor_or_none(by)
         row.save()
         audit_event_record(actor=by, action=f"{action}.update", instance=row, changes=changes)
     return row
@@ -402,7 +397,7 @@ def spend_record(
         spent_on=spent_on,
         note=_note(note),
         campaign=campaign,
-        recorded_by=_actor(by),
+        recorded_by=actor_or_none(by),
         is_generated=is_generated,
     )
     audit_event_record(

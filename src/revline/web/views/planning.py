@@ -447,10 +447,6 @@ def budget_set(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _budget_or_404(request: HttpRequest, pk: int) -> Budget:
-    return _get_or_404(selectors.budget_get, request, pk, "budget")
-
-
 def _campaigns(user: Any) -> list[Campaign]:
     return list(Campaign.objects.visible_to(user).order_by("-start_date", "name", "id")[:300])
 
@@ -484,13 +480,14 @@ def _budget_page(
 
 @login_required
 def budget_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return _budget_page(request, _budget_or_404(request, pk))
+    budget: Budget = _get_or_404(selectors.budget_get, request, pk, "budget")
+    return _budget_page(request, budget)
 
 
 @login_required
 @require_POST
 def spend_record(request: HttpRequest, pk: int) -> HttpResponse:
-    budget = _budget_or_404(request, pk)
+    budget: Budget = _get_or_404(selectors.budget_get, request, pk, "budget")
     form = SpendForm(request.POST, campaigns=_campaigns(request.user))
 
     def record(data: dict[str, Any]) -> Any:
@@ -518,7 +515,7 @@ def spend_record(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def budget_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    budget = _budget_or_404(request, pk)
+    budget: Budget = _get_or_404(selectors.budget_get, request, pk, "budget")
     try:
         services.budget_delete(by=request.user, budget=budget)
     except ValidationError as error:
@@ -682,9 +679,7 @@ def forecast_adjust(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def forecast_adjustment_remove(request: HttpRequest, pk: int) -> HttpResponse:
-    adjustment = selectors.adjustments_list(user=request.user).filter(pk=pk).first()
-    if adjustment is None:
-        raise Http404("No such adjustment.")
+    adjustment = _get_or_404(selectors.adjustment_get, request, pk, "adjustment")
     services.forecast_adjustment_remove(by=request.user, adjustment=adjustment)
     messages.success(request, "Adjustment withdrawn.")
     return redirect(safe_next(request, _url("planning_forecast", period=adjustment.period_key)))
