@@ -20,7 +20,7 @@ from django.db.models import Count
 from django.utils import timezone
 from rapidfuzz import fuzz, process
 
-from revline.core.services import audit_event_record, diff_fields
+from revline.core.services import actor_or_none, audit_event_record, diff_fields
 from revline.crm.choices import (
     LEAD_TRANSITIONS,
     TOUCH_KINDS,
@@ -126,10 +126,6 @@ LEAD_FIELDS = frozenset(
         "is_generated",
     }
 )
-
-
-def _user(by: Any) -> Any:
-    return by if getattr(by, "pk", None) else None
 
 
 def _now(at: dt.datetime | None) -> dt.datetime:
@@ -312,7 +308,7 @@ def _status_change(
         from_status=from_status,
         to_status=to_status,
         at=at,
-        by=_user(by),
+        by=actor_or_none(by),
         owner_position_id=lead.owner_position_id,
         note=note[:255],
     )
@@ -810,9 +806,10 @@ def activity_log(
         contact=contact,
         account=account,
         opportunity=opportunity,
-        created_by=_user(by),
+        created_by=actor_or_none(by),
         is_generated=is_generated,
     )
+    rescored = False
     if lead is not None and kind in TOUCH_KINDS and done:
         lead = Lead.objects.select_for_update().get(pk=lead.pk)
         if lead.first_touch_at is None or occurred_at < lead.first_touch_at:
@@ -820,8 +817,9 @@ def activity_log(
             lead.save(update_fields=["first_touch_at", "updated_at"])
         if lead.status == LeadStatus.NEW:
             lead_set_status(lead=lead, status=LeadStatus.CONTACTED, by=by, at=occurred_at)
+            rescored = True  # the status change queued the lead's rescore
     audit_event_record(actor=by, action="activity.create", instance=activity)
-    if lead is not None:
+    if lead is not None and not rescored:
         _rescore(lead.pk)
     return activity
 
@@ -919,7 +917,9 @@ def prospect_list_add(
     )
     new = sorted(lead_ids - present)
     ProspectListMember.objects.bulk_create(
-        ProspectListMember(prospect_list=prospect_list, lead_id=i, added_by=_user(by), how=how)
+        ProspectListMember(
+            prospect_list=prospect_list, lead_id=i, added_by=actor_or_none(by), how=how
+        )
         for i in new
     )
     if new:

@@ -39,7 +39,13 @@ from django.db import connection, models, transaction
 from django.db.models import Exists, F, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from revline.core.services import Queued, audit_event_record, diff_fields, enqueue_on_commit
+from revline.core.services import (
+    Queued,
+    actor_or_none,
+    audit_event_record,
+    diff_fields,
+    enqueue_on_commit,
+)
 from revline.crm.models import Account, Activity, Lead
 from revline.scoring import conf, features, fit, ml
 from revline.scoring.choices import IcpAppliesTo, ModelKind, ModelStatus, Tier
@@ -59,10 +65,6 @@ Progress = Callable[[str], None]
 
 def _quiet(message: str) -> None:
     return None
-
-
-def _actor(by: Any) -> Any:
-    return by if getattr(by, "pk", None) else None
 
 
 # --- training ------------------------------------------------------------------------------------
@@ -112,7 +114,7 @@ def scoring_profile_update(
         values["auto_retrain"] = auto_retrain
     changes = diff_fields(profile, values)
     if changes:
-        profile.updated_by = _actor(by)
+        profile.updated_by = actor_or_none(by)
         profile.save()
         audit_event_record(
             actor=by, action="scoring_profile.update", instance=profile, changes=changes
@@ -207,7 +209,7 @@ def scoring_model_train(
             status=status,
             validation=result.validation,
             trained_at=timezone.now(),
-            trained_by=_actor(by),
+            trained_by=actor_or_none(by),
             n=n,
             n_converted=converted,
             feature_spec=spec,
@@ -222,7 +224,7 @@ def scoring_model_train(
         if allow_flagged and result.flags:
             allowed = sorted(set(profile.allowed_fields) | {f["field"] for f in result.flags})
             profile.allowed_fields = allowed
-            profile.updated_by = _actor(by)
+            profile.updated_by = actor_or_none(by)
             profile.save()
         audit_event_record(
             actor=by,
@@ -710,7 +712,7 @@ def score_override_set(
             "score": None if score is None else int(score),
             "tier": str(tier),
             "reason": reason[:255],
-            "by": _actor(by),
+            "by": actor_or_none(by),
             "at": timezone.now(),
         },
     )
