@@ -764,20 +764,28 @@ def lead_assign_targets(*, user: Any) -> QuerySet:
     offer exactly these."""
     from revline.org import selectors as org_selectors
     from revline.org.choices import Domain
-    from revline.org.models import Position, PositionClosure
+    from revline.org.models import Position
     from revline.org.visibility import position_visibility_q
 
     owners = org_selectors.record_owners(user=user, domain=Domain.LEADS).values("id")
-    managers = Position.objects.filter(holder_id=getattr(user, "pk", None)).values("reports_to_id")
-    unit = PositionClosure.objects.filter(ancestor_id__in=managers).values("descendant_id")
     filled = Q(holder__isnull=False, holder__is_active=True)
     return (
         Position.objects.filter(
-            Q(id__in=owners) | ((position_visibility_q(user, "view") | Q(id__in=unit)) & filled)
+            Q(id__in=owners)
+            | ((position_visibility_q(user, "view") | Q(id__in=_own_unit(user))) & filled)
         )
         .select_related("holder")
         .order_by("title", "id")
     )
+
+
+def _own_unit(user: Any) -> QuerySet:
+    """The ids of the positions in ``user``'s own unit: everything below the solid-line
+    managers of the positions they hold."""
+    from revline.org.models import Position, PositionClosure
+
+    managers = Position.objects.filter(holder_id=getattr(user, "pk", None)).values("reports_to_id")
+    return PositionClosure.objects.filter(ancestor_id__in=managers).values("descendant_id")
 
 
 def handoff_targets(*, user: Any) -> QuerySet:
@@ -785,13 +793,11 @@ def handoff_targets(*, user: Any) -> QuerySet:
     in the org chart, and those in their own unit (below their solid-line manager), where the
     AEs an SDR's leads go to usually sit. The web form and the API both offer exactly these."""
     from revline.crm.services import SELLING_ROLES
-    from revline.org.models import Position, PositionClosure
+    from revline.org.models import Position
     from revline.org.visibility import position_visibility_q
 
-    managers = Position.objects.filter(holder_id=getattr(user, "pk", None)).values("reports_to_id")
-    unit = PositionClosure.objects.filter(ancestor_id__in=managers).values("descendant_id")
     return (
-        Position.objects.filter(position_visibility_q(user, "view") | Q(id__in=unit))
+        Position.objects.filter(position_visibility_q(user, "view") | Q(id__in=_own_unit(user)))
         .filter(role__in=list(SELLING_ROLES), holder__isnull=False, holder__is_active=True)
         .select_related("holder")
         .order_by("title", "id")

@@ -17,7 +17,6 @@ from revline.api.errors import Forbidden, NotFound
 from revline.api.schemas import with_errors
 from revline.core.export import csv_response
 from revline.crm.models import Lead
-from revline.org.selectors import user_is_org_admin
 from revline.org.visibility import CHANGE, can
 from revline.scoring import selectors, services
 from revline.scoring.models import IcpRule, ScoreOverride
@@ -36,7 +35,7 @@ router = Router(tags=["scoring"])
 
 
 def _require_manager(request: HttpRequest) -> None:
-    if not user_is_org_admin(user=request.auth):
+    if not selectors.may_manage_scoring(request.auth):
         raise Forbidden("Only RevOps and administrators manage lead scoring.")
 
 
