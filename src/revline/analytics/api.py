@@ -34,18 +34,19 @@ from revline.planning.calendar import FiscalYearRule, fiscal_rule
 
 router = Router(tags=["analytics"])
 
-# Where ``drilldown_url`` points for each ``drilldown_list``: the API list for opportunities and
-# leads; the web list (with its CSV export) for the others, whose API lists do not take the
-# drill-down filters.
+# Where ``drilldown_url`` points for each ``drilldown_list``: the API list, which takes every
+# filter the KPI's drill-down sets (and applies the caller's visibility), so its ``total`` is the
+# number of records behind the KPI. Prospects added have no API list: their drill-down is the
+# web list (with its CSV export), which needs a browser session.
 LIST_URLS = {
     "opportunities": "/api/v1/opportunities",
     "leads": "/api/v1/leads",
-    "activities": "/crm/activities/",
-    "quotes": "/pipeline/quotes/",
-    "complaints": "/crm/complaints/",
-    "surveys": "/crm/surveys/",
-    "campaigns": "/crm/campaigns/",
-    "accounts": "/crm/accounts/",
+    "activities": "/api/v1/activities",
+    "quotes": "/api/v1/quotes",
+    "complaints": "/api/v1/complaints",
+    "surveys": "/api/v1/surveys",
+    "campaigns": "/api/v1/campaigns",
+    "accounts": "/api/v1/accounts",
     "prospects": "/crm/prospects-added/",
 }
 

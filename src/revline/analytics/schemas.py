@@ -62,8 +62,16 @@ class KpiOut(Schema):
     drilldown: dict[str, Any] | None = Field(
         None, description="Filters of the list named by drilldown_list (the records behind it)."
     )
-    drilldown_list: str | None = Field(None, description="opportunities or leads.")
-    drilldown_url: str | None = Field(None, description="The API list of those records.")
+    drilldown_list: str | None = Field(
+        None, description="The list of those records: opportunities, leads, accounts, ..."
+    )
+    drilldown_url: str | None = Field(
+        None,
+        description=(
+            "The API list of those records (its total is what the KPI counts); for prospects "
+            "added, which has no API list, the web list (a browser session)."
+        ),
+    )
     ignored_filters: list[str] = []
     note: str = ""
 

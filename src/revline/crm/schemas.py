@@ -32,6 +32,27 @@ from revline.crm.choices import (
 MONEY = {"max_digits": 16, "decimal_places": 2, "ge": 0}
 
 
+def day(what: str) -> Any:
+    """An optional ISO day filter of a KPI drill-down (one that does not parse matches nothing)."""
+    return Field("", description=f"{what} (YYYY-MM-DD).")
+
+
+class OwnedDrill(Schema):
+    """The KPI drill-down filters on a record's owner (``crm.selectors.owned_q``, the web lists'
+    ``drill.OWNED``)."""
+
+    under: str = Field("", description="Owned at or below this position id.")
+    team: str = Field("", description="The owner's team id(s).")
+    region: str = Field("", description="The owner's region id (its sub-regions included).")
+
+
+class AccountDrill(Schema):
+    """The KPI drill-down filters on a record's account (``crm.selectors.account_q``)."""
+
+    sector: str = Field("", description="The account's sector.")
+    size: str = Field("", description="The account's employee band(s), e.g. 51-200.")
+
+
 def _holder_name(position: Any) -> str | None:
     holder = getattr(position, "holder", None) if position is not None else None
     return holder.get_full_name() if holder is not None else None
@@ -115,6 +136,18 @@ class AccountFilters(Schema):
     parent: str = Field("", description="Parent account id(s).")
     country: str = ""
     external_id: str = Field("", description="Exact external id.")
+    # The KPI drill-down's (net revenue retention): accounts with a recurring deal won in the
+    # range, narrowed by the deal's filters (crm.selectors.RECURRING_KEYS, DEAL_KEYS).
+    recurring_won_from: str = day("With a recurring deal you see won on or after")
+    recurring_won_to: str = day("With a recurring deal you see won on or before")
+    deal_under: str = Field("", description="That deal owned at or below this position id.")
+    deal_owner: str = Field("", description="That deal's owner position id(s).")
+    deal_team: str = Field("", description="That deal's owner's team id(s).")
+    deal_region: str = Field("", description="That deal's owner's region.")
+    deal_product: str = Field("", description="That deal's product id(s).")
+    deal_type: str = Field("", description="That deal's type(s): new_business, renewal, ...")
+    deal_sector: str = Field("", description="That deal's account's sector.")
+    deal_size: str = Field("", description="That deal's account's employee band(s).")
     order: str = Field(
         "",
         description="name (default), sector, annual_revenue, employees, created_at or id; "
@@ -484,10 +517,16 @@ class ActivityOut(Schema):
         return obj.created_by_id
 
 
-class ActivityFilters(Schema):
+class ActivityFilters(OwnedDrill):
     kind: str = Field("", description="Kind(s): call, email, meeting, ...")
     owner: str = Field("", description="Owner position id(s).")
     open: bool | None = Field(None, description="true: not done yet (open tasks).")
+    outcome: str = Field("", description="Outcome(s): connected, meeting_booked, ...")
+    occurred_from: str = day("Happened on or after")
+    occurred_to: str = day("Happened on or before")
+    due_from: str = day("Due on or after")
+    due_to: str = day("Due on or before")
+    overdue_on: str = day("Overdue at the end of this day (or now, if sooner)")
     lead: int | None = Field(None, description="Only this lead's activities.")
     contact: int | None = None
     account: int | None = None
@@ -540,6 +579,9 @@ class CampaignFilters(Schema):
     status: str = Field("", description="planned, active, completed, aborted.")
     kind: str = ""
     external_id: str = ""
+    id: str = Field("", description="Campaign id(s).")
+    started_from: str = day("Started on or after")
+    started_to: str = day("Started on or before")
 
 
 class ProspectListOut(OwnerMixin):
@@ -606,13 +648,16 @@ class ComplaintOut(OwnerMixin):
         return obj.opportunity_id
 
 
-class ComplaintFilters(Schema):
+class ComplaintFilters(OwnedDrill, AccountDrill):
     q: str = ""
     status: str = Field("", description="open, in_progress, resolved.")
     open: bool | None = Field(None, description="true: not resolved.")
     severity: str = ""
     account: str = Field("", description="Account id(s).")
     owner: str = Field("", description="Owner position id(s).")
+    raised_from: str = day("Raised on or after")
+    raised_to: str = day("Raised on or before")
+    open_on: str = day("Open at the end of this day (or now, if sooner), resolved since or not")
 
 
 class SurveyOut(Schema):
@@ -643,6 +688,9 @@ class SurveyOut(Schema):
         return obj.owner_position_id
 
 
-class SurveyFilters(Schema):
+class SurveyFilters(OwnedDrill, AccountDrill):
     kind: str = Field("", description="csat or nps.")
     account: str = Field("", description="Account id(s).")
+    owner: str = Field("", description="Owner position id(s).")
+    responded_from: str = day("Answered on or after")
+    responded_to: str = day("Answered on or before")

@@ -13,7 +13,14 @@ from typing import Any
 
 from ninja import Field, Schema
 
-from revline.crm.schemas import OwnedOut, OwnerMixin, visible_account_name
+from revline.crm.schemas import (
+    AccountDrill,
+    OwnedDrill,
+    OwnedOut,
+    OwnerMixin,
+    day,
+    visible_account_name,
+)
 from revline.pipeline.choices import (
     ForecastCategory,
     LossReason,
@@ -480,7 +487,7 @@ class QuoteDetailOut(QuoteOut):
         return list(obj.approvals.all())
 
 
-class QuoteFilters(Schema):
+class QuoteFilters(OwnedDrill, AccountDrill):
     q: str = Field("", description="Text in the number, the deal's or the account's name.")
     status: str = Field("", description="draft, pending_approval, approved, sent, ...")
     opportunity: int | None = None
@@ -490,6 +497,13 @@ class QuoteFilters(Schema):
     latest: bool | None = Field(None, description="true: hide superseded versions.")
     created_from: dt.date | None = None
     created_to: dt.date | None = None
+    # The KPI drill-down's (discounts; pipeline.selectors._quote_analytics_filter): the web
+    # quote list's ``QUOTE_FILTERS``. A day that does not parse matches nothing.
+    # (the owner's and the deal's account's: OwnedDrill, AccountDrill)
+    sent_from: str = day("Sent on or after")
+    sent_to: str = day("Sent on or before")
+    product: str = Field("", description="The deal's product id.")
+    type: str = Field("", description="The deal's type: new_business, renewal, ...")
     order: str = Field(
         "",
         description="-created_at (default), number, total, created_at, status or "

@@ -30,7 +30,7 @@ from django.db.models import (
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from revline.crm.selectors import day_range_q, day_start, owned_q
+from revline.crm.selectors import account_q, day_range_q, day_start, owned_q
 from revline.org.visibility import visible_link
 from revline.pipeline.choices import (
     ApprovalStatus,
@@ -110,6 +110,12 @@ def _choice_filter(qs: QuerySet, lookup: str, raw: Any, allowed: Iterable[str]) 
     if raw in (None, ""):
         return qs
     return qs.filter(**{lookup: raw}) if raw in set(allowed) else qs.filter(NOTHING)
+
+
+def _stripped(filters: Mapping[str, Any], *keys: str) -> dict[str, str]:
+    """The ``keys`` of ``filters`` that hold something, stripped."""
+    found = {k: str(filters.get(k) or "").strip() for k in keys}
+    return {k: v for k, v in found.items() if v}
 
 
 def recurring_q() -> Q:
@@ -281,20 +287,13 @@ def _analytics_filter(
             continue
         day = _date(raw)
         qs = qs.filter(**{lookup: day}) if day is not None else qs.filter(NOTHING)
-    qs = qs.filter(
-        owned_q(
-            {k: filters[k] for k in ("under", "team", "region") if filters.get(k) not in (None, "")}
-        )
-    )
+    qs = qs.filter(owned_q(_stripped(filters, "under", "team", "region")))
     qs = _id_filter(qs, "competitors", filters.get("competitor"))
     if str(filters.get("has_competitor") or "").lower() in {"1", "true", "yes", "on"}:
         named = Opportunity.competitors.through.objects.filter(opportunity_id=OuterRef("pk"))
         qs = qs.filter(Exists(named))
     qs = _entered_filter(qs, filters)
-    if sector := str(filters.get("sector") or "").strip():
-        qs = qs.filter(account__sector__iexact=sector)
-    if size := str(filters.get("size") or "").strip():
-        qs = qs.filter(account__size=size)
+    qs = qs.filter(account_q(_stripped(filters, "sector", "size")))
     if (raw := filters.get("last_stage")) not in (None, ""):
         pk = _int(raw)
         if pk is None:
@@ -646,13 +645,10 @@ def _quote_analytics_filter(qs: QuerySet[Quote], filters: Mapping[str, Any]) -> 
     deal's), sector and size (the deal's account's)."""
     f = {k: v for k, v in filters.items() if v not in (None, "")}
     qs = qs.filter(day_range_q(f, "sent_at", "sent_from", "sent_to"))
-    qs = qs.filter(owned_q({k: f[k] for k in ("under", "owner", "team", "region") if k in f}))
+    qs = qs.filter(owned_q(_stripped(f, "under", "owner", "team", "region")))
     qs = _id_filter(qs, "opportunity__product_id", f.get("product"))
     qs = _choice_filter(qs, "opportunity__type", f.get("type"), OpportunityType.values)
-    if sector := str(f.get("sector") or "").strip():
-        qs = qs.filter(opportunity__account__sector__iexact=sector)
-    if size := str(f.get("size") or "").strip():
-        qs = qs.filter(opportunity__account__size=size)
+    qs = qs.filter(account_q(_stripped(f, "sector", "size"), "opportunity__"))
     return qs
 
 
