@@ -101,3 +101,58 @@ def grow(org: dict[str, Any], n: int, day: str = "2026-02-") -> None:
         for kind, score in (("csat", 4), ("nps", 9), ("nps", 3)):
             crm.survey_record(by=None, owner_position=ae, account=account, kind=kind,
                               score=score, responded_at=at(d))  # fmt: skip
+
+
+def quotes_complaints_and_a_task(org: dict[str, Any]) -> Any:
+    """Beside ``grow``'s February 2026 records: quotes sent in February (AE 1a's two, AE 2a's
+    one), one sent in January and a draft; two complaints resolved during and after February and
+    one raised in March (Manager 2's, on an account of AE 2a); a task done in time. Returns that
+    account."""
+    from revline.crm import services as crm
+    from revline.crm.choices import ActivityKind
+    from revline.crm.models import Activity, Complaint
+    from revline.pipeline.models import Quote
+    from tests.crm.factories import make_account
+    from tests.web.pipeline_helpers import build_catalog, make_opportunity
+
+    seats = build_catalog()["seats"]
+    for i, (ae, status, sent) in enumerate(
+        (
+            (org["ae1"], "sent", "2026-02-03"),
+            (org["ae1"], "accepted", "2026-02-20"),
+            (org["ae3"], "declined", "2026-02-21"),
+            (org["ae1"], "sent", "2026-01-20"),  # sent before February
+            (org["ae3"], "draft", None),  # never sent
+        )
+    ):
+        quote = pipeline.quote_create(
+            opportunity=make_opportunity(ae),
+            by=None,
+            lines=[{"product": seats, "discount_percent": 5 * (i + 1)}],
+        )
+        Quote.objects.filter(pk=quote.pk).update(status=status, sent_at=at(sent) if sent else None)
+    account = make_account(org["ae3"])
+    for raised, resolved in (("2026-01-20", "2026-02-05"), ("2026-02-02", "2026-03-10")):
+        complaint = crm.complaint_create(
+            by=None, owner_position=org["m2"], account=account, subject="Slow", raised_at=at(raised)
+        )
+        Complaint.objects.filter(pk=complaint.pk).update(
+            status="resolved", resolved_at=at(resolved)
+        )
+    crm.complaint_create(  # raised after February: not open at its end
+        by=None,
+        owner_position=org["m2"],
+        account=account,
+        subject="Later",
+        raised_at=at("2026-03-02"),
+    )
+    done = crm.activity_log(
+        by=None,
+        kind=ActivityKind.TASK,
+        subject="Done in time",
+        account=account,
+        owner_position=org["ae3"],
+        due_at=at("2026-02-15"),
+    )
+    Activity.objects.filter(pk=done.pk).update(done_at=at("2026-02-14"))
+    return account

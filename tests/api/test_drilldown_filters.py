@@ -10,15 +10,9 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 
-from revline.crm import services as crm
-from revline.crm.choices import ActivityKind
-from revline.crm.models import Activity, Complaint
-from revline.pipeline import services as pipeline
-from revline.pipeline.models import Quote
-from tests.analytics.helpers import at, deal, grow
+from tests.analytics.helpers import deal, grow, quotes_complaints_and_a_task
 from tests.api.conftest import ApiClient, assert_error, token_for
 from tests.crm.factories import make_account
-from tests.web.pipeline_helpers import build_catalog, make_opportunity
 
 pytestmark = pytest.mark.django_db
 
@@ -55,39 +49,7 @@ def world(sales_org):
     recurring deals won in the base year of net revenue retention."""
     org = sales_org
     grow(org, 3)
-    seats = build_catalog()["seats"]
-    for i, (ae, status, sent) in enumerate(
-        (
-            (org["ae1"], "sent", "2026-02-03"),
-            (org["ae1"], "accepted", "2026-02-20"),
-            (org["ae3"], "declined", "2026-02-21"),
-            (org["ae1"], "sent", "2026-01-20"),  # before February
-            (org["ae3"], "draft", None),  # never sent
-        )
-    ):
-        quote = pipeline.quote_create(
-            opportunity=make_opportunity(ae),
-            by=None,
-            lines=[{"product": seats, "discount_percent": 5 * (i + 1)}],
-        )
-        Quote.objects.filter(pk=quote.pk).update(status=status, sent_at=at(sent) if sent else None)
-    account = make_account(org["ae3"])
-    for raised, resolved in (("2026-01-20", "2026-02-05"), ("2026-02-02", "2026-03-10")):
-        complaint = crm.complaint_create(
-            by=None, owner_position=org["m2"], account=account, subject="Slow", raised_at=at(raised)
-        )
-        Complaint.objects.filter(pk=complaint.pk).update(
-            status="resolved", resolved_at=at(resolved)
-        )
-    crm.complaint_create(
-        by=None, owner_position=org["m2"], account=account, subject="Later",
-        raised_at=at("2026-03-02"),
-    )  # fmt: skip
-    done = crm.activity_log(
-        by=None, kind=ActivityKind.TASK, subject="Done in time", account=account,
-        owner_position=org["ae3"], due_at=at("2026-02-15"),
-    )  # fmt: skip
-    Activity.objects.filter(pk=done.pk).update(done_at=at("2026-02-14"))
+    quotes_complaints_and_a_task(org)
     for ae, n in ((org["ae1"], 2), (org["ae3"], 1)):
         for i in range(n):
             customer = make_account(ae, name=f"Customer {ae.pk} {i}")
