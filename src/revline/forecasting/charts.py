@@ -6,8 +6,8 @@
 
 Both carry a ``<title>`` and a ``<desc>`` listing their numbers, so a screen reader (and a
 test) reads what the picture shows. Colours come from the ``chart-*`` classes of revline.css.
-The frame, the axis scale, the number format and the ``<svg>`` wrapper are those of
-``revline.web.charts``, which draws every other chart.
+The axis scale (``nice_max``), the number format and the ``<svg>`` document are those of
+``revline.web.charts``, which draws every other chart; the margins are these charts' own.
 """
 
 from __future__ import annotations

@@ -244,5 +244,5 @@ def icp_rule_delete(request: HttpRequest, rule_id: int):
 )
 def fit_refresh(request: HttpRequest):
     _require_manager(request)
-    queued = services.fit_refresh_queue(by=request.auth)
+    queued = services.fit_refresh_queue()
     return Status(202, {"queued": True, "task_id": queued.task_id})

@@ -798,7 +798,7 @@ def icp_rule_delete(*, rule: IcpRule, by: Any) -> None:
     rule.delete()
 
 
-def fit_refresh_queue(*, by: Any) -> Queued:
+def fit_refresh_queue() -> Queued:
     """Queue the recomputation of every fit score (after the ICP rules changed)."""
     from revline.scoring.tasks import scoring_fit_refresh
 

@@ -635,7 +635,7 @@ def scoring_icp_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def scoring_icp_refresh(request: HttpRequest) -> HttpResponse:
     _require_icp_admin(request)
-    services.fit_refresh_queue(by=request.user)
+    services.fit_refresh_queue()
     messages.success(
         request, "Fit scores are being recomputed in the background for every lead and account."
     )
